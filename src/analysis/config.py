@@ -1,9 +1,11 @@
 """Paths and settings, in one place.
 
-Every path the package uses is absolute and derived from :data:`PROJ_ROOT`, so notebooks run by
-papermill from any working directory read and write the same files. ``WORKBENCH_HOME`` overrides
-the root (tests point it at a temporary directory); ``WORKBENCH_SHARED`` overrides where the shared
-reference data lives (default: ``../shared`` beside the project root).
+Every path the package uses is absolute, so notebooks run by papermill from any working directory
+read and write the same files. :data:`PROJ_ROOT` is the checkout (notebooks, ``workbench.toml``);
+:data:`WORK_ROOT` holds ``data/`` and ``reports/`` and is the checkout too unless the environment
+variable ``WORKBENCH_HOME`` points elsewhere (tests point it at a temporary folder).
+``WORKBENCH_SHARED`` overrides where the shared reference data lives (default: ``../shared``
+beside the project root).
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _find_project_root() -> Path:
-    env = os.environ.get("WORKBENCH_HOME")
-    if env:
-        return Path(env).resolve()
     # src/analysis/config.py -> project root, when installed editable from a checkout
     candidate = PACKAGE_DIR.parent.parent
     if (candidate / "pyproject.toml").exists():
@@ -26,10 +25,11 @@ def _find_project_root() -> Path:
 
 
 PROJ_ROOT: Path = _find_project_root()
-DATA_DIR: Path = PROJ_ROOT / "data"
+WORK_ROOT: Path = Path(os.environ.get("WORKBENCH_HOME") or PROJ_ROOT).resolve()
+DATA_DIR: Path = WORK_ROOT / "data"
 DATA_RAW: Path = DATA_DIR / "raw"
 DATA_PROCESSED: Path = DATA_DIR / "processed"
-REPORTS_DIR: Path = PROJ_ROOT / "reports"
+REPORTS_DIR: Path = WORK_ROOT / "reports"
 NOTEBOOKS_DIR: Path = PROJ_ROOT / "notebooks"
 RUN_CONFIG: Path = PROJ_ROOT / "workbench.toml"
 SHARED_DIR: Path = Path(os.environ.get("WORKBENCH_SHARED", PROJ_ROOT.parent / "shared")).resolve()
@@ -40,7 +40,7 @@ KERNEL_NAME = "community-workbench"
 #: Environment variable holding the key for pseudonymous member ids.
 PSEUDONYM_KEY_ENV = "WORKBENCH_PSEUDONYM_KEY"
 #: Git-ignored file holding the key when the environment variable is not set.
-PSEUDONYM_KEY_FILE: Path = PROJ_ROOT / ".workbench-key"
+PSEUDONYM_KEY_FILE: Path = WORK_ROOT / ".workbench-key"
 
 #: Version of the canonical table layout written to ``manifest.json``.
 SCHEMA_VERSION = "1"

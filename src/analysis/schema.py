@@ -26,6 +26,7 @@ Tables
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -175,13 +176,33 @@ class SchemaValidationError(ValueError):
         self.failures = failures if failures is not None else pd.DataFrame()
 
 
+def ibis_schema(name: str) -> Any:
+    """The ibis schema of canonical table ``name`` (strings, UTC timestamps, ints, floats)."""
+    import ibis
+
+    types = {}
+    for col, spec in SCHEMAS[name].columns.items():
+        dtype = spec.dtype.type
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            types[col] = "timestamp('UTC')"
+        elif str(spec.dtype) in ("str", "object"):
+            types[col] = "string"
+        elif str(spec.dtype) == "bool":
+            types[col] = "boolean"
+        elif str(spec.dtype) == "int64":
+            types[col] = "int64"
+        else:
+            types[col] = "float64"
+    return ibis.schema(types)
+
+
 def empty_table(name: str) -> pd.DataFrame:
     """An empty frame with the columns and dtypes of canonical table ``name``."""
     schema = SCHEMAS[name]
     data = {}
     for col, spec in schema.columns.items():
         dtype = spec.dtype.type if spec.dtype is not None else object
-        if str(dtype) == "str":
+        if str(spec.dtype) == "str":
             dtype = object
         data[col] = pd.Series([], dtype=dtype)
     return pd.DataFrame(data)
@@ -272,7 +293,7 @@ def validate(name: str, df: pd.DataFrame, *, source: str = "<memory>") -> pd.Dat
         )
     df = _coerce_timestamps(name, df, source)
     try:
-        return schema.validate(df, lazy=True)
+        return schema.validate(df, lazy=True)[list(schema.columns)]
     except SchemaErrors as exc:
         failures = exc.failure_cases
         raise SchemaValidationError(name, _describe_failures(name, failures, source), failures) from None

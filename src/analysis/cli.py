@@ -1,0 +1,201 @@
+"""The ``workbench`` command: demo, ingest, run, report (https://typer.tiangolo.com)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analysis import config
+
+app = typer.Typer(
+    help="Community Workbench: from platform exports to honest, self-contained reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _echo(message: str) -> None:
+    typer.echo(message)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def raw_sources(raw_dir: Path) -> list[Path]:
+    """Every file of a raw dataset folder (recorded with hashes in the manifest)."""
+    return sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def ingest_folder(raw_dir: Path, name: str, *, assume_timezone: str | None = None) -> dict:
+    """Ingest ``raw_dir`` into ``data/processed/<name>`` and return the manifest."""
+    from analysis.data import write_dataset
+    from analysis.ingest import ingest_raw_dir
+
+    tables = ingest_raw_dir(raw_dir, assume_timezone=assume_timezone)
+    return write_dataset(tables, config.DATA_PROCESSED / name, sources=raw_sources(raw_dir))
+
+
+def describe_manifest(manifest: dict) -> list[str]:
+    """Human-readable lines: rows per table, date range, observed vs inferred fields."""
+    lines = [f"dataset '{manifest['dataset']}' (content hash {manifest['content_hash'][:12]})"]
+    for table, entry in manifest["tables"].items():
+        lines.append(f"  {table:<12} {entry['rows']:>10,} rows")
+    span = manifest.get("time_range", {})
+    lines.append(f"  messages from {span.get('start')} to {span.get('end')}")
+    prov = manifest.get("provenance", {})
+    if prov:
+        lines.append("  fields: " + ", ".join(f"{k}={v}" for k, v in prov.items()))
+    return lines
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Raw dataset folder, e.g. data/raw/mychat.")],
+    name: Annotated[
+        str | None, typer.Option(help="Dataset name (default: the folder's name).")
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Export format (only 'telegram' so far).")
+    ] = "telegram",
+    assume_timezone: Annotated[
+        str | None,
+        typer.Option(help="Zone of the local `date` field for old Telegram exports only."),
+    ] = None,
+) -> None:
+    """Read a raw export folder into canonical tables under data/processed/<name>."""
+    from analysis.schema import SchemaValidationError
+
+    if format != "telegram":
+        raise _fail(f"unknown format {format!r}; supported: telegram")
+    path = path.resolve()
+    if not path.is_dir():
+        raise _fail(f"{path}: not a folder; point ingest at a raw dataset folder")
+    try:
+        manifest = ingest_folder(path, name or path.name, assume_timezone=assume_timezone)
+    except (SchemaValidationError, ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    for line in describe_manifest(manifest):
+        _echo(line)
+    _echo(f"written: {config.DATA_PROCESSED / manifest['dataset']}")
+
+
+@app.command()
+def run(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Runs or run/name entries (default: all).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="Run configuration (workbench.toml).")
+    ] = None,
+    timeout: Annotated[int, typer.Option(help="Seconds allowed per notebook cell.")] = 1800,
+) -> None:
+    """Execute the notebooks listed in workbench.toml and export their reports."""
+    from analysis.runner import RunConfigError, load_run_config, run_entries, select_entries
+
+    try:
+        entries = load_run_config(config_file)
+        chosen = select_entries(entries, names or [])
+        outcome = run_entries(chosen, timeout=timeout, echo=_echo, index_entries=entries)
+    except RunConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not outcome.ok:
+        names_failed = ", ".join(f"{o.entry.run}/{o.entry.name}" for o in outcome.failed)
+        raise _fail(f"{len(outcome.failed)} notebook(s) failed: {names_failed}", code=1)
+
+
+@app.command()
+def demo(
+    members: Annotated[int, typer.Option(help="Size of the demo community.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
+    dataset: Annotated[str, typer.Option(help="Dataset name under data/raw and data/processed.")] = "demo",
+    run_name: Annotated[str, typer.Option("--run", help="Run in workbench.toml to execute.")] = "demo",
+    force: Annotated[
+        bool, typer.Option(help="Regenerate the raw demo export even if one exists.")
+    ] = False,
+    config_file: Annotated[Path | None, typer.Option("--config")] = None,
+) -> None:
+    """Generate the demo community, ingest it and produce its reports."""
+    from dataclasses import replace
+
+    from analysis.runner import RunConfigError, load_run_config, run_entries, select_entries
+
+    t0 = time.perf_counter()
+    raw = config.DATA_RAW / dataset
+    _echo(f"[1/3] demo community ({members:,} members, seed {seed}) -> {raw}")
+    generate_demo(raw, members=members, seed=seed, force=force)
+    _echo(f"[2/3] ingest -> {config.DATA_PROCESSED / dataset}")
+    manifest = ingest_folder(raw, dataset)
+    for line in describe_manifest(manifest):
+        _echo(line)
+    _echo("[3/3] notebooks -> reports")
+    try:
+        entries = [replace(e, dataset=dataset) for e in load_run_config(config_file)]
+        chosen = select_entries(entries, [run_name])
+        outcome = run_entries(chosen, echo=_echo, index_entries=entries)
+    except RunConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not outcome.ok:
+        raise _fail(f"{len(outcome.failed)} notebook(s) failed; see the lines above", code=1)
+    _echo(
+        f"done in {time.perf_counter() - t0:.0f} s. Open {config.REPORTS_DIR / run_name / 'index.html'}"
+    )
+
+
+def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:
+    """Write the simulated export into ``raw`` unless an identical one is already there.
+
+    Raw folders are immutable: an existing demo made with other settings is an error unless
+    ``force`` is given, in which case the whole folder is replaced atomically.
+    """
+    from analysis.data import replace_dir
+    from analysis.synth import generate_community
+
+    truth_file = raw / "ground_truth.json"
+    if raw.exists() and not force:
+        if truth_file.exists():
+            truth = json.loads(truth_file.read_text(encoding="utf-8"))
+            if truth.get("seed") == seed and truth.get("n_members") == members:
+                _echo("      already generated with these settings; reusing it")
+                return
+        raise _fail(
+            f"{raw} already holds a raw export made with other settings (or not by the demo); "
+            f"pass --force to replace it, or --dataset NAME for a new one"
+        )
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    staging = raw.with_name(f".{raw.name}.staging")
+    if staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)
+    generate_community(staging, n_members=members, seed=seed)
+    replace_dir(staging, raw)
+
+
+@app.command()
+def report(
+    run_name: Annotated[str, typer.Argument(help="Run whose index page to rebuild.")],
+    config_file: Annotated[Path | None, typer.Option("--config")] = None,
+) -> None:
+    """Rebuild reports/<run>/index.html from the reports on disk and list them."""
+    from analysis.runner import RunConfigError, load_run_config, write_index
+
+    try:
+        entries = load_run_config(config_file)
+    except RunConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not any(e.run == run_name for e in entries):
+        raise _fail(f"no run called {run_name!r} in the configuration")
+    index = write_index(run_name, entries)
+    for html in sorted(index.parent.glob("*.html")):
+        _echo(str(html))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

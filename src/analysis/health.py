@@ -1,0 +1,270 @@
+"""Community health: is the community alive, and is it getting better or worse?
+
+Every metric is an ibis expression executed by the community's engine (DuckDB or Spark); only the
+per-period aggregates come back as pandas.
+
+Definitions shared by all metrics here
+--------------------------------------
+Periods
+    Calendar periods in UTC: ``day``; ``week`` = ISO week, Monday 00:00 UTC to the next Monday;
+    ``month`` = calendar month. Every period between the first and the last message appears,
+    including periods with no activity (zeros, not gaps).
+Messages
+    Rows of ``messages`` whose ``kind`` is not ``service`` (joins, pins and topic creation are
+    events, not contributions).
+Authors
+    Distinct members with at least one message in the period.
+Active members
+    Distinct members with at least one message *or* one attributed reaction (a reaction whose
+    reactor and time are known) in the period. On platforms that export no reactor names, active
+    members equal authors.
+Members
+    Members whose ``joined_at`` is before the end of the period (cumulative), and ``new_members``
+    those who joined within it.
+Staff and bots
+    Flags on ``members``. Each function takes ``include_staff`` and ``include_bots`` and the result
+    records which were used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis
+import pandas as pd
+
+from analysis.data import Community
+from analysis.results import Result
+
+Period = Literal["day", "week", "month"]
+_TRUNCATE_UNIT = {"day": "D", "week": "W", "month": "M"}
+_PANDAS_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
+
+
+def members_included(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
+    """The ``members`` table restricted by the staff/bot flags (an ibis expression)."""
+    members = community.members
+    if not include_staff:
+        members = members.filter(~members.is_staff)
+    if not include_bots:
+        members = members.filter(~members.is_bot)
+    return members
+
+
+def _period_start(ts: Any, period: Period) -> Any:
+    return ts.truncate(_TRUNCATE_UNIT[period]).cast("date")
+
+
+def _period_index(first: pd.Timestamp, last: pd.Timestamp, period: Period) -> pd.DatetimeIndex:
+    if period == "week":
+        first = first - pd.Timedelta(days=first.weekday())
+        return pd.date_range(first, last, freq="7D")
+    if period == "month":
+        return pd.date_range(first.replace(day=1), last, freq="MS")
+    return pd.date_range(first, last, freq="D")
+
+
+def activity_expr(
+    community: Community,
+    *,
+    period: Period = "week",
+    include_staff: bool = True,
+    include_bots: bool = False,
+) -> Any:
+    """The activity aggregate as one ibis expression (see :func:`activity` for definitions).
+
+    Columns: ``period_start`` (date), ``messages``, ``authors``, ``active_members``. Periods
+    without activity are absent here; :func:`activity` fills them.
+    """
+    if period not in _TRUNCATE_UNIT:
+        raise ValueError(f"period must be one of {list(_TRUNCATE_UNIT)}, got {period!r}")
+    members = members_included(community, include_staff=include_staff, include_bots=include_bots)
+    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
+    per_message = msgs.select(
+        period_start=_period_start(msgs.created_at, period),
+        member_id=msgs.member_id,
+        is_message=ibis.literal(1),
+    )
+    acts = per_message
+    if community.has("reactions"):
+        reactions = community.table("reactions")
+        reactions = reactions.filter(reactions.member_id.notnull() & reactions.reacted_at.notnull())
+        reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
+        acts = per_message.union(
+            reactions.select(
+                period_start=_period_start(reactions.reacted_at, period),
+                member_id=reactions.member_id,
+                is_message=ibis.literal(0),
+            ),
+            distinct=False,
+        )
+    active = acts.group_by("period_start").aggregate(
+        active_members=acts.member_id.nunique(),
+    )
+    written = per_message.group_by("period_start").aggregate(
+        messages=per_message.is_message.sum(),
+        authors=per_message.member_id.nunique(),
+    )
+    joined = active.left_join(written, "period_start")
+    return joined.select(
+        period_start=joined.period_start,
+        messages=joined.messages.fill_null(0),
+        authors=joined.authors.fill_null(0),
+        active_members=joined.active_members,
+    ).order_by("period_start")
+
+
+def joins_expr(
+    community: Community,
+    *,
+    period: Period = "week",
+    include_staff: bool = True,
+    include_bots: bool = False,
+) -> Any:
+    """New members per period (``period_start``, ``new_members``) as an ibis expression."""
+    members = members_included(community, include_staff=include_staff, include_bots=include_bots)
+    joins = members.select(period_start=_period_start(members.joined_at, period))
+    return joins.group_by("period_start").aggregate(new_members=joins.count()).order_by(
+        "period_start"
+    )
+
+
+@dataclass(frozen=True)
+class ActivitySeries(Result):
+    """Activity per period: messages, authors, active members, members.
+
+    Attributes
+    ----------
+    period : str
+        ``day``, ``week`` or ``month`` (UTC calendar periods; weeks start on Monday).
+    include_staff, include_bots : bool
+        Whether staff and bot accounts were counted.
+    frame : pandas.DataFrame
+        One row per period with ``period_start``, ``messages``, ``authors``, ``active_members``,
+        ``new_members``, ``members`` (cumulative joined by period end) and ``active_share``
+        (active members ÷ members).
+    """
+
+    period: str
+    include_staff: bool
+    include_bots: bool
+    frame: pd.DataFrame = field(repr=False)
+    title: str = "Activity"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    @property
+    def latest(self) -> pd.Series:
+        """The last complete-or-not period's row."""
+        return self.frame.iloc[-1]
+
+    def summary(self) -> str:
+        if self.frame.empty:
+            return "No messages in this dataset, so there is no activity to describe."
+        f = self.frame
+        who = "including" if self.include_staff else "excluding"
+        recent = f.tail(4)
+        earlier = f.iloc[-8:-4] if len(f) >= 8 else f.head(0)
+        text = (
+            f"Over {len(f)} {self.period}s ({who} staff), {int(f['messages'].sum()):,} messages "
+            f"were written by {int(f['authors'].max()):,} authors at the busiest {self.period}. "
+            f"In the last 4 {self.period}s a mean of {recent['active_members'].mean():,.0f} "
+            f"members were active per {self.period} out of {int(f['members'].iloc[-1]):,} members."
+        )
+        if len(earlier):
+            before, after = earlier["active_members"].mean(), recent["active_members"].mean()
+            if before > 0:
+                change = after / before - 1
+                text += f" That is {change:+.0%} against the 4 {self.period}s before."
+        return text
+
+    def plot(self, ax: Any = None) -> Any:
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 3.5))
+        long = self.frame.melt(
+            id_vars="period_start",
+            value_vars=["active_members", "authors"],
+            var_name="series",
+            value_name="count",
+        )
+        sns.lineplot(data=long, x="period_start", y="count", hue="series", ax=ax)
+        ax.set_xlabel(f"{self.period} (UTC)")
+        ax.set_ylabel(f"members per {self.period}")
+        ax.set_title(f"Active members and authors per {self.period}")
+        return ax
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.frame
+        return {
+            "period": self.period,
+            "include_staff": self.include_staff,
+            "periods": int(len(f)),
+            "messages_total": int(f["messages"].sum()) if len(f) else 0,
+            "latest_period_start": str(f["period_start"].iloc[-1].date()) if len(f) else None,
+            "latest_active_members": int(f["active_members"].iloc[-1]) if len(f) else 0,
+            "latest_members": int(f["members"].iloc[-1]) if len(f) else 0,
+        }
+
+
+def activity(
+    community: Community,
+    *,
+    period: Period = "week",
+    include_staff: bool = True,
+    include_bots: bool = False,
+) -> ActivitySeries:
+    """Messages, authors, active members and members per day, week or month.
+
+    Parameters
+    ----------
+    community : Community
+    period : {"day", "week", "month"}
+        UTC calendar periods; ISO weeks start Monday 00:00 UTC.
+    include_staff, include_bots : bool
+        Count staff / bot accounts (default: staff yes, bots no).
+
+    Returns
+    -------
+    ActivitySeries
+        See the module docstring for each column's definition. ``active_share`` is active
+        members ÷ members at the period's end (the *weekly return rate* of the domain spec when
+        ``period="week"``).
+
+    Notes
+    -----
+    DAU/WAU/MAU follow the usual product-analytics definitions (distinct active users per
+    day/week/month); a member counts once per period however much they post.
+    """
+    kw = {"period": period, "include_staff": include_staff, "include_bots": include_bots}
+    acts = community.execute(activity_expr(community, **kw))
+    joins = community.execute(joins_expr(community, **kw))
+    frame = _assemble(acts, joins, period)
+    return ActivitySeries(
+        period=period, include_staff=include_staff, include_bots=include_bots, frame=frame
+    )
+
+
+def _assemble(acts: pd.DataFrame, joins: pd.DataFrame, period: Period) -> pd.DataFrame:
+    columns = ["period_start", "messages", "authors", "active_members", "new_members", "members"]
+    if acts.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns}).assign(
+            period_start=pd.Series(dtype="datetime64[ns]"), active_share=pd.Series(dtype=float)
+        )
+    for frame in (acts, joins):
+        frame["period_start"] = pd.to_datetime(frame["period_start"])
+    index = _period_index(acts["period_start"].min(), acts["period_start"].max(), period)
+    out = acts.set_index("period_start").reindex(index, fill_value=0)
+    new = joins.set_index("period_start")["new_members"]
+    out["new_members"] = new.reindex(index, fill_value=0)
+    joined_before = int(new[new.index < index[0]].sum())
+    out["members"] = out["new_members"].cumsum() + joined_before
+    out = out.astype("int64").rename_axis("period_start").reset_index()
+    members = out["members"].where(out["members"] > 0)
+    out["active_share"] = (out["active_members"] / members).astype(float)
+    return out[[*columns, "active_share"]]
