@@ -143,9 +143,8 @@ class Pseudonymizer:
         mapping = {
             value: self.member_id(platform, str(value)) for value in pd.unique(series[present])
         }
-        out = pd.Series(None, index=series.index, dtype=object)
-        out[present] = series[present].map(mapping)
-        return out
+        values = [mapping[v] if ok else None for v, ok in zip(series, present, strict=True)]
+        return pd.Series(values, index=series.index, dtype=object)
 
 
 def _load_or_create_key_file(path: Path) -> str:

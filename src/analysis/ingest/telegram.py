@@ -513,7 +513,7 @@ class _Collector:
                 and sender.startswith("channel")
                 and sender != own_peer
             )
-            if is_channel and not service or autofwd or sender == own_peer:
+            if (is_channel and not service) or autofwd or sender == own_peer:
                 self.brand_senders.add(sender)
 
             if service:
@@ -667,8 +667,8 @@ class _Collector:
             }
         )
 
-        reactions = self._reactions_frame(mids, created_ns, provenance)
-        members = self._members_frame(created_ns, reactions, roster, provenance)
+        reactions, reaction_ns = self._reactions_frame(mids, created_ns, provenance)
+        members = self._members_frame(created_ns, reactions, reaction_ns, roster, provenance)
 
         # pseudonymise every platform id in one mapping
         ids = pd.Series(members["member_id"].to_numpy(), dtype=object)
@@ -695,26 +695,38 @@ class _Collector:
         )
 
     def _created_ns(self, provenance: dict[str, str]) -> np.ndarray:
+        """UTC nanoseconds of every message: ``date_unixtime``, else ``date`` in the assumed zone."""
         created_ns = np.array(self.unix, dtype=np.int64) * 1_000_000_000
         n_local = len(self.local_date)
         if n_local:
             rows = np.fromiter(self.local_date, dtype=np.int64, count=n_local)
-            texts = pd.Series([self.local_date[i][0] for i in rows])
-            local = pd.to_datetime(texts, format="ISO8601", errors="coerce")
-            bad = np.flatnonzero(local.isna().to_numpy() | local.dt.tz is not None)
-            if local.dt.tz is None and len(bad) == 0:
-                aware = local.dt.tz_localize(
+            texts = pd.Series([self.local_date[int(i)][0] for i in rows], dtype=object)
+            has_offset = texts.str.contains(_OFFSET_RE).to_numpy(dtype=bool)
+            ns = np.zeros(n_local, dtype=np.int64)
+            ok = np.ones(n_local, dtype=bool)
+            if has_offset.any():
+                aware = pd.to_datetime(
+                    texts[has_offset], format="ISO8601", utc=True, errors="coerce"
+                )
+                ok[has_offset] = aware.notna().to_numpy()
+                ns[has_offset & ok] = _utc_ns(aware[aware.notna()])
+            if (~has_offset).any():
+                naive = pd.to_datetime(texts[~has_offset], format="ISO8601", errors="coerce")
+                good = naive.notna().to_numpy()
+                ok[~has_offset] = good
+                local = naive[good].dt.tz_localize(
                     self.assume_timezone,
-                    ambiguous=np.ones(n_local, dtype=bool),
+                    ambiguous=np.ones(int(good.sum()), dtype=bool),
                     nonexistent="shift_forward",
                 )
-                created_ns[rows] = aware.dt.tz_convert("UTC").to_numpy().astype(np.int64)
-            else:
-                first = rows[bad[0]] if len(bad) else rows[0]
+                ns[~has_offset & ok] = _utc_ns(local)
+            if not ok.all():
+                first = int(rows[np.flatnonzero(~ok)[0]])
                 raise TelegramExportError(
-                    f"{self.local_date[int(first)][1]}: message {self.mid[int(first)]}: field "
-                    f"'date' is not a local ISO 8601 date-time: {self.local_date[int(first)][0]!r}."
+                    f"{self.local_date[first][1]}: message {self.mid[first]}: field 'date' is not "
+                    f"an ISO 8601 date-time: {self.local_date[first][0]!r}."
                 )
+            created_ns[rows] = ns
         n = len(self.mid)
         provenance["messages.created_at"] = (
             "observed" if n_local == 0 else ("inferred" if n_local == n else "mixed")
@@ -726,7 +738,7 @@ class _Collector:
 
     def _reactions_frame(
         self, mids: np.ndarray, created_ns: np.ndarray, provenance: dict[str, str]
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, np.ndarray]:
         cols = ["msg", "member_id", "reactor_name", "emoji", "count", "when"]
         df = pd.DataFrame(self.reactions, columns=cols)
         df = df[df["count"] >= 1].reset_index(drop=True)
@@ -751,12 +763,10 @@ class _Collector:
                 "reacted_at": reacted,
             }
         )
-        # the time a reactor was first seen: the reaction time, else the message's time
-        self._reaction_ns = np.where(
-            reacted.notna().to_numpy(),
-            reacted.to_numpy().astype("datetime64[ns]").astype(np.int64),
-            created_ns[msg] if len(df) else np.array([], dtype=np.int64),
-        )
+        # when a reactor was (at the latest) active: the reaction time, else the message's time
+        reaction_ns = created_ns[msg] if len(df) else np.array([], dtype=np.int64)
+        known = reacted.notna().to_numpy()
+        reaction_ns[known] = _utc_ns(reacted[known])
         named = out["member_id"].notna()
         named_n = int(out.loc[named, "count"].sum())
         unnamed_n = int(out.loc[~named, "count"].sum())
@@ -767,12 +777,13 @@ class _Collector:
         provenance["reactions.reacted_at"] = _share_label(
             int(out["reacted_at"].notna().sum()), named_n + unnamed_n
         )
-        return out
+        return out, reaction_ns
 
     def _members_frame(
         self,
         created_ns: np.ndarray,
         reactions: pd.DataFrame,
+        reaction_ns: np.ndarray,
         roster: pd.DataFrame | None,
         provenance: dict[str, str],
     ) -> pd.DataFrame:
@@ -782,7 +793,7 @@ class _Collector:
                 "pid": np.concatenate(
                     [np.array(self.sender, dtype=object), reactions["member_id"].to_numpy()[named]]
                 ),
-                "t": np.concatenate([created_ns, self._reaction_ns[named]]),
+                "t": np.concatenate([created_ns, reaction_ns[named]]),
                 "name": np.concatenate(
                     [
                         np.array(self.sender_name, dtype=object),
@@ -810,14 +821,21 @@ class _Collector:
             else:
                 join_pid.append(pid)
                 join_t.append(int(created_ns[i]))
+        no_join = np.iinfo(np.int64).max
         observed = (
             pd.Series(join_t, index=pd.Index(join_pid, dtype=object), dtype="int64")
             .groupby(level=0)
             .min()
-            .reindex(first_seen.index)
         )
-        use_observed = observed.notna() & (observed <= first_seen)
-        joined_ns = first_seen.where(~use_observed, observed).astype("int64")
+        observed_ns = (
+            observed.reindex(first_seen.index, fill_value=no_join).to_numpy(dtype=np.int64)
+            if len(observed)
+            else np.full(len(first_seen), no_join, dtype=np.int64)
+        )
+        first_ns = first_seen.to_numpy(dtype=np.int64)
+        # a join after the first activity is a re-join: the first activity is the better date
+        use_observed = (observed_ns != no_join) & (observed_ns <= first_ns)
+        joined_ns = np.where(use_observed, observed_ns, first_ns)
         n_obs = int(use_observed.sum())
         n_inf = len(first_seen) - n_obs
         provenance["members.joined_at"] = (
@@ -834,7 +852,7 @@ class _Collector:
             {
                 "member_id": pids,
                 "platform": PLATFORM,
-                "joined_at": pd.to_datetime(joined_ns.to_numpy(), utc=True),
+                "joined_at": pd.to_datetime(joined_ns, utc=True),
                 "source": None,
                 "is_staff": brand,
                 "is_bot": False,
@@ -865,6 +883,13 @@ class _Collector:
         unmatched_roster = int((~info.index.isin(members["member_id"])).sum())
         provenance["members.roster_unmatched_n"] = str(unmatched_roster)
         return members
+
+
+def _utc_ns(values: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of timezone-aware timestamps (no NaT allowed)."""
+    return values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view(
+        np.int64
+    )
 
 
 def _str_or_none(value: object) -> str | None:

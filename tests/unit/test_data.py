@@ -1,0 +1,70 @@
+"""Processed datasets: atomic writes, manifest, round trip, Community on DuckDB."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.data import Community, read_manifest, read_tables, write_dataset
+from analysis.schema import SchemaValidationError, Tables
+
+
+def test_round_trip_and_manifest(tiny_tables, tmp_path):
+    source = tmp_path / "raw.json"
+    source.write_text("{}")
+    manifest = write_dataset(tiny_tables, tmp_path / "processed" / "tiny", sources=[source])
+    root = tmp_path / "processed" / "tiny"
+    assert sorted(p.name for p in root.iterdir()) == [
+        "manifest.json",
+        "members.parquet",
+        "messages.parquet",
+        "reactions.parquet",
+    ]
+    assert manifest == json.loads((root / "manifest.json").read_text())
+    assert manifest["tables"]["messages"]["rows"] == 6
+    assert manifest["sources"][0]["sha256"] == (
+        "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"  # sha256 of "{}"
+    )
+    assert manifest["time_range"]["start"].startswith("2024-01-03T10:00:00")
+    back = read_tables(root)
+    pd.testing.assert_frame_equal(back.messages, tiny_tables.validated().messages)
+    assert str(back.members["joined_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_content_hash_is_stable_and_content_sensitive(tiny_tables, tmp_path):
+    h1 = write_dataset(tiny_tables, tmp_path / "a")["content_hash"]
+    h2 = write_dataset(tiny_tables, tmp_path / "b")["content_hash"]
+    assert h1 == h2
+    changed = Tables(
+        members=tiny_tables.members,
+        messages=tiny_tables.messages.assign(text_len=1),
+        reactions=tiny_tables.reactions,
+    )
+    assert write_dataset(changed, tmp_path / "c")["content_hash"] != h1
+
+
+def test_invalid_tables_leave_previous_dataset_intact(tiny_tables, tmp_path):
+    target = tmp_path / "tiny"
+    write_dataset(tiny_tables, target)
+    before = read_manifest(target)
+    broken = Tables(members=tiny_tables.members, messages=tiny_tables.messages.assign(kind="x"))
+    with pytest.raises(SchemaValidationError):
+        write_dataset(broken, target)
+    assert read_manifest(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no staging debris
+
+
+def test_community_load_runs_on_duckdb(tiny_tables, tmp_path):
+    write_dataset(tiny_tables, tmp_path / "tiny")
+    community = Community.load(tmp_path / "tiny")
+    assert community.name == "tiny" and community.has("reactions") and not community.has("orders")
+    assert community.execute(community.messages.count()) == 6
+    with pytest.raises(KeyError, match="no 'orders' table"):
+        community.table("orders")
+
+
+def test_missing_dataset_error_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="workbench ingest"):
+        Community.load(tmp_path / "nothing")
