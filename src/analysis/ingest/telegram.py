@@ -224,6 +224,8 @@ def read_telegram_exports(
     Tables
         Validated canonical tables of all chats in all files.
     """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
     files = [find_export_file(p) for p in paths]
     if not files:
         raise ValueError("read_telegram_exports: no export files given.")
@@ -242,7 +244,7 @@ def read_telegram_exports(
         for chat, where in _iter_chats(doc, file):
             collector.add_chat(chat, file, where, keep)
     source = str(files[0]) if len(files) == 1 else "; ".join(str(f) for f in files)
-    tables = collector.build(pseudonymizer=pseudonymizer, roster=roster)
+    tables = collector.build(pseudonymizer=pseudonymizer, roster=roster, source=source)
     return tables.validated(source=source)
 
 
@@ -589,7 +591,9 @@ class _Collector:
 
     # ----------------------------------------------------------------------------------------
 
-    def build(self, *, pseudonymizer: Pseudonymizer, roster: pd.DataFrame | None) -> Tables:
+    def build(
+        self, *, pseudonymizer: Pseudonymizer, roster: pd.DataFrame | None, source: str
+    ) -> Tables:
         n = len(self.mid)
         provenance: dict[str, str] = {}
         mids = np.array(self.mid, dtype=object)
@@ -610,7 +614,7 @@ class _Collector:
                 parent[i] = j
         targets = np.array(self.reply_target, dtype=object)
         is_autofwd = np.array(self.is_autofwd, dtype=bool)
-        root, reaches_post = _resolve_roots(parent, is_autofwd, mids)
+        root, reaches_post = _resolve_roots(parent, is_autofwd, mids, source)
         thread = np.where(dangling[root], targets[root], mids[root])
         has_parent = parent >= 0
         reply_to = np.where(has_parent, mids[np.maximum(parent, 0)], targets)
@@ -619,7 +623,7 @@ class _Collector:
         same_parent = np.where(
             has_parent & (chat_code[np.maximum(parent, 0)] == chat_code), parent, -1
         )
-        same_root, _ = _resolve_roots(same_parent, None, mids)
+        same_root, _ = _resolve_roots(same_parent, None, mids, source)
         topic = np.array(self.topic, dtype=object)[same_root]
         channel = np.where(pd.isna(topic), np.array(self.chat_channel, dtype=object), topic)
 
@@ -640,9 +644,7 @@ class _Collector:
                 "thread_id": thread,
                 "member_id": self.sender,  # platform ids, pseudonymised below
                 "created_at": created,
-                "reply_to_id": pd.Series(reply_to, dtype=object).where(
-                    pd.notna(reply_to), None
-                ),
+                "reply_to_id": pd.Series(reply_to, dtype=object).where(pd.notna(reply_to), None),
                 "reply_source": np.where(pd.notna(reply_to), "explicit", "none").astype(object),
                 "kind": kind,
                 "text": text,
@@ -677,7 +679,7 @@ class _Collector:
         members["referred_by"] = pseudonymizer.member_ids(
             PLATFORM, members["referred_by"]
         ).to_numpy()
-        messages["member_id"] = messages["member_id"].map(mapping)
+        messages["member_id"] = messages["member_id"].map(mapping).astype(object)
         reactions["member_id"] = reactions["member_id"].map(mapping).astype(object)
         reactions["member_id"] = reactions["member_id"].where(reactions["member_id"].notna(), None)
         reactions = reactions.drop(columns=["reactor_name"])
@@ -695,7 +697,7 @@ class _Collector:
         )
 
     def _created_ns(self, provenance: dict[str, str]) -> np.ndarray:
-        """UTC nanoseconds of every message: ``date_unixtime``, else ``date`` in the assumed zone."""
+        """UTC nanoseconds per message: ``date_unixtime``, else ``date`` in the assumed zone."""
         created_ns = np.array(self.unix, dtype=np.int64) * 1_000_000_000
         n_local = len(self.local_date)
         if n_local:
@@ -809,10 +811,11 @@ class _Collector:
         # observed joins: the joiner's own service message, or a uniquely named invitee
         join_pid = [pid for pid, _ in self.joins]
         join_t = [int(created_ns[i]) for _, i in self.joins]
-        ids_per_name = names.groupby("name")["pid"].unique()
-        unique_name = {
-            name: pids[0] for name, pids in ids_per_name.items() if len(pids) == 1
-        }
+        unique_name: dict[str, str] = {}
+        if self.named_joins:
+            pairs = names[["name", "pid"]].drop_duplicates()
+            single = pairs.drop_duplicates("name", keep=False)  # names held by exactly one id
+            unique_name = dict(zip(single["name"], single["pid"], strict=True))
         unmatched = 0
         for name, i in self.named_joins:
             pid = unique_name.get(name) if name is not None else None
@@ -887,8 +890,8 @@ class _Collector:
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
     """Nanoseconds since the epoch of timezone-aware timestamps (no NaT allowed)."""
-    return values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view(
-        np.int64
+    return (
+        values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64)
     )
 
 
@@ -906,7 +909,7 @@ def _share_label(part: int, total: int) -> str:
 
 
 def _resolve_roots(
-    parent: np.ndarray, flag: np.ndarray | None, mids: np.ndarray
+    parent: np.ndarray, flag: np.ndarray | None, mids: np.ndarray, source: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Root of every node of a forest given as parent indices (-1 = root), by pointer jumping.
 
@@ -926,11 +929,14 @@ def _resolve_roots(
     for _ in range(64):
         nxt = jump[jump]
         if np.array_equal(nxt, jump):
-            return jump, acc
+            break
         acc = acc | acc[jump]
         jump = nxt
-    cyclic = np.flatnonzero(jump[jump] != jump)
+    # every node must end at a true root; nodes on a cycle end at a non-root fixed point
+    cyclic = np.flatnonzero((jump[jump] != jump) | has_parent[jump])
+    if not len(cyclic):
+        return jump, acc
     raise TelegramExportError(
-        f"reply links form a cycle (impossible in a real export) through messages "
+        f"{source}: reply links form a cycle (impossible in a real export) through messages "
         f"{mids[cyclic[:5]].tolist()}."
     )
