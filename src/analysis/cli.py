@@ -28,18 +28,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def raw_sources(raw_dir: Path) -> list[Path]:
-    """Every file of a raw dataset folder (recorded with hashes in the manifest)."""
-    return sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
 def ingest_folder(raw_dir: Path, name: str, *, assume_timezone: str | None = None) -> dict:
     """Ingest ``raw_dir`` into ``data/processed/<name>`` and return the manifest."""
     from analysis.data import write_dataset
-    from analysis.ingest import ingest_raw_dir
+    from analysis.ingest import ingest_raw_dir, source_files
 
     tables = ingest_raw_dir(raw_dir, assume_timezone=assume_timezone)
-    return write_dataset(tables, config.DATA_PROCESSED / name, sources=raw_sources(raw_dir))
+    return write_dataset(tables, config.DATA_PROCESSED / name, sources=source_files(raw_dir))
 
 
 def describe_manifest(manifest: dict) -> list[str]:

@@ -124,7 +124,11 @@ def write_dataset(
         table_entries = {}
         for name, frame in tables.items():
             path = staging / f"{name}.parquet"
-            frame.reset_index(drop=True).to_parquet(path, index=False)
+            # microseconds: DuckDB and Spark have no timezone-aware nanosecond type, and no
+            # platform exports finer than that; truncation would raise, not round silently.
+            frame.reset_index(drop=True).to_parquet(
+                path, index=False, coerce_timestamps="us", allow_truncated_timestamps=False
+            )
             table_entries[name] = {
                 "file": path.name,
                 "rows": int(len(frame)),
@@ -207,6 +211,14 @@ def duckdb_backend() -> Any:
     return con
 
 
+def _conform(table: Any, name: str) -> Any:
+    """Cast a table read from parquet to the canonical ibis schema (same types on every engine)."""
+    schema = ibis_schema(name)
+    if table.schema() == schema:
+        return table
+    return table.select(**{col: table[col].cast(dtype) for col, dtype in schema.items()})
+
+
 @dataclass
 class Community:
     """A community's canonical tables as ibis tables on one engine.
@@ -241,7 +253,8 @@ class Community:
         tables = {}
         for name, entry in manifest["tables"].items():
             table_name = f"{name}_{uuid.uuid4().hex[:8]}"
-            tables[name] = backend.read_parquet(str(root / entry["file"]), table_name=table_name)
+            table = backend.read_parquet(str(root / entry["file"]), table_name=table_name)
+            tables[name] = _conform(table, name)
         return cls(backend=backend, tables=tables, manifest=manifest, name=manifest["dataset"])
 
     @classmethod
@@ -287,6 +300,14 @@ class Community:
         if isinstance(result, pd.DataFrame):
             return result
         return result
+
+    def last_message_at(self) -> pd.Timestamp:
+        """End of observation: the time of the last message (UTC); an error if there is none."""
+        value = self.execute(self.messages.created_at.max())
+        if value is None or pd.isna(value):
+            raise ValueError(f"dataset '{self.name}' has no messages, so nothing is observed")
+        ts = pd.Timestamp(value)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
     def provenance(self, field: str) -> str:
         """``observed`` / ``inferred`` / ... for a field such as ``messages.reply_to_id``."""

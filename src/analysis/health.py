@@ -143,8 +143,9 @@ class ActivitySeries(Result):
         Whether staff and bot accounts were counted.
     frame : pandas.DataFrame
         One row per period with ``period_start``, ``messages``, ``authors``, ``active_members``,
-        ``new_members``, ``members`` (cumulative joined by period end) and ``active_share``
-        (active members ÷ members).
+        ``new_members``, ``members`` (cumulative joined by period end), ``active_share``
+        (active members ÷ members) and ``complete`` (False for a period that the data ends
+        inside, whose counts are therefore partial).
     """
 
     period: str
@@ -157,28 +158,31 @@ class ActivitySeries(Result):
         return self.frame.copy()
 
     @property
-    def latest(self) -> pd.Series:
-        """The last complete-or-not period's row."""
-        return self.frame.iloc[-1]
+    def complete_periods(self) -> pd.DataFrame:
+        """Rows of periods that ended before the data did."""
+        return self.frame[self.frame["complete"]].copy()
 
     def summary(self) -> str:
-        if self.frame.empty:
-            return "No messages in this dataset, so there is no activity to describe."
-        f = self.frame
+        f = self.frame[self.frame["complete"]]
+        if f.empty:
+            return "No complete period with messages in this dataset, so no activity to describe."
         who = "including" if self.include_staff else "excluding"
-        recent = f.tail(4)
-        earlier = f.iloc[-8:-4] if len(f) >= 8 else f.head(0)
+        window = min(4, len(f))
+        recent = f.tail(window)
+        last = recent.iloc[-1]
         text = (
-            f"Over {len(f)} {self.period}s ({who} staff), {int(f['messages'].sum()):,} messages "
-            f"were written by {int(f['authors'].max()):,} authors at the busiest {self.period}. "
-            f"In the last 4 {self.period}s a mean of {recent['active_members'].mean():,.0f} "
-            f"members were active per {self.period} out of {int(f['members'].iloc[-1]):,} members."
+            f"In the last {window} complete {self.period}s ({who} staff), on average "
+            f"{recent['active_members'].mean():,.0f} members were active per {self.period} and "
+            f"{recent['authors'].mean():,.0f} wrote, out of {int(last['members']):,} members "
+            f"({recent['active_share'].mean():.1%} active)."
         )
-        if len(earlier):
-            before, after = earlier["active_members"].mean(), recent["active_members"].mean()
-            if before > 0:
-                change = after / before - 1
-                text += f" That is {change:+.0%} against the 4 {self.period}s before."
+        earlier = f.iloc[-2 * window : -window]
+        if len(earlier) == window and earlier["active_members"].mean() > 0:
+            change = recent["active_members"].mean() / earlier["active_members"].mean() - 1
+            text += (
+                f" Active members changed by {change:+.0%} against the {window} {self.period}s "
+                f"before."
+            )
         return text
 
     def plot(self, ax: Any = None) -> Any:
@@ -200,12 +204,12 @@ class ActivitySeries(Result):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
-        f = self.frame
+        f = self.complete_periods
         return {
             "period": self.period,
             "include_staff": self.include_staff,
-            "periods": int(len(f)),
-            "messages_total": int(f["messages"].sum()) if len(f) else 0,
+            "complete_periods": int(len(f)),
+            "messages_total": int(self.frame["messages"].sum()),
             "latest_period_start": str(f["period_start"].iloc[-1].date()) if len(f) else None,
             "latest_active_members": int(f["active_members"].iloc[-1]) if len(f) else 0,
             "latest_members": int(f["members"].iloc[-1]) if len(f) else 0,
@@ -245,9 +249,20 @@ def activity(
     acts = community.execute(activity_expr(community, **kw))
     joins = community.execute(joins_expr(community, **kw))
     frame = _assemble(acts, joins, period)
+    if len(frame):
+        last = community.last_message_at().tz_convert(None)
+        frame["complete"] = _period_end(frame["period_start"], period) <= last
+    else:
+        frame["complete"] = pd.Series(dtype=bool)
     return ActivitySeries(
         period=period, include_staff=include_staff, include_bots=include_bots, frame=frame
     )
+
+
+def _period_end(starts: pd.Series, period: Period) -> pd.Series:
+    if period == "month":
+        return starts + pd.offsets.MonthBegin(1)
+    return starts + pd.Timedelta(days=7 if period == "week" else 1)
 
 
 def _assemble(acts: pd.DataFrame, joins: pd.DataFrame, period: Period) -> pd.DataFrame:

@@ -276,6 +276,16 @@ def _execute(entry: RunEntry, parameters: dict[str, Any], output: Path, timeout:
     )
 
 
+def _describe_error(exc: BaseException) -> str:
+    """One line naming the failing cell's exception (papermill keeps it as ename/evalue)."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        cell = getattr(exc, "exec_count", None)
+        where = f" in cell [{cell}]" if cell is not None else ""
+        return f"{ename}{where}: {evalue}"[:2000]
+    return f"{type(exc).__name__}: {exc}".strip()[:2000]
+
+
 def run_entry(
     entry: RunEntry,
     parameters: dict[str, Any],
@@ -309,7 +319,7 @@ def run_entry(
                 entry,
                 ok=False,
                 failed_notebook=failed,
-                error=f"{type(exc).__name__}: {exc}".strip()[:2000],
+                error=_describe_error(exc),
                 seconds=time.perf_counter() - t0,
             )
         notebook = nbformat.read(executed, as_version=4)

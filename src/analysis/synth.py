@@ -578,6 +578,8 @@ class _Sim:
             par = self.m_parent[todo]
             root_of[todo] = np.where(par < n_r, par, root_of[par])
         self.m_topic = self.r_topic[root_of]
+        by_core = np.flatnonzero(self.core[self.m_author] & (self.m_parent >= 0))
+        self.core_share = float(self.core[self.m_author[self.m_parent[by_core]]].mean())
 
     def events(self) -> dict[str, np.ndarray]:
         """All messages (service first, then regular, then bot digests) sorted by time."""
@@ -588,31 +590,33 @@ class _Sim:
         topic_t = self.t0 + 10 * MINUTE + MINUTE * np.arange(len(TOPICS))
         n_service = n_people + len(TOPICS)
         t = np.concatenate([self.join, topic_t, self.m_t, bot_t])
+        order = np.argsort(t, kind="stable")  # ties keep service, then message, order
         kind = np.concatenate([np.full(n_people, JOIN), np.full(len(TOPICS), TOPIC), self.m_kind,
                                np.full(bot_t.size, BOT)]).astype(np.int8)  # fmt: skip
         author = np.concatenate([np.arange(n_people), np.zeros(len(TOPICS)), self.m_author,
                                  np.full(bot_t.size, self.bot)]).astype(np.int32)  # fmt: skip
-        parent = np.concatenate([np.full(n_service, -1), np.where(self.m_parent >= 0,
-                                 self.m_parent + n_service, -1), np.full(bot_t.size, -1)])  # fmt: skip
         topic = np.concatenate([np.full(n_people, -1), np.arange(len(TOPICS)), self.m_topic,
-                                np.full(bot_t.size, -1)])  # fmt: skip
-        order = np.lexsort((np.arange(t.size), t))
-        rank = np.empty(t.size, np.int64)
-        rank[order] = np.arange(t.size)
-        ids = rank + 1
-        reply_to = np.where(parent >= 0, ids[np.maximum(parent, 0)], 0)
-        topic_ids = ids[n_people : n_service]
-        is_root = (kind == INTRO) | (kind == ROOT)
-        reply_to = np.where(is_root & (topic >= 0), topic_ids[np.maximum(topic, 0)], reply_to)
+                                np.full(bot_t.size, -1)]).astype(np.int8)  # fmt: skip
+        ids = np.empty(t.size, np.int32)
+        ids[order] = np.arange(1, t.size + 1, dtype=np.int32)
+        topic_ids = ids[n_people:n_service]
+        m_ids = ids[n_service : n_service + self.m_t.size]
+        reply = np.where(self.m_parent >= 0, m_ids[np.maximum(self.m_parent, 0)], 0)
+        is_root = (self.m_kind == INTRO) | (self.m_kind == ROOT)
+        reply = np.where(is_root & (self.m_topic >= 0), topic_ids[np.maximum(self.m_topic, 0)], reply)
+        reply_to = np.zeros(t.size, np.int32)
+        reply_to[n_service : n_service + self.m_t.size] = reply
+        del ids, m_ids, reply, is_root
         local_day = (self.m_t + MSK) // DAY
         self.digest_msgs = np.bincount(local_day - day0 + 1, minlength=days.size + 1)[: days.size]
         join_day = (self.join[n_people - self.cfg.n_members :] + MSK) // DAY
         self.digest_joins = np.bincount(join_day - day0 + 1, minlength=days.size + 1)[: days.size]
         self.digest_day0 = day0
+        del self.m_t, self.m_kind, self.m_author, self.m_parent, self.m_topic
         return {
             "t": t[order], "kind": kind[order], "author": author[order],
             "reply_to": reply_to[order], "topic": topic[order], "topic_ids": topic_ids,
-            "variant": self.rng.integers(0, 1 << 30, t.size),
+            "variant": self.rng.integers(0, 16 * len(THINGS), t.size, dtype=np.int32),
         }  # fmt: skip
 
     def reactions(self, ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -724,8 +728,6 @@ class _Sim:
             name: {arm: float(values[i]) for arm, i in arms.items()}
             for name, values in (("first_post_7d", cfg.first_post_7d), ("retained_week4", cfg.retained_week4))
         }
-        core_msgs = np.flatnonzero(self.core[self.m_author] & (self.m_parent >= 0))
-        to_core = self.core[self.m_author[self.m_parent[core_msgs]]]
         return GroundTruth(
             seed=cfg.seed,
             n_members=cfg.n_members,
@@ -780,7 +782,7 @@ class _Sim:
             realised={
                 "n_roots": int(self.r_t.size),
                 "n_posters": int(self.poster.sum()),
-                "core_reply_to_core_share": float(to_core.mean()) if to_core.size else 0.0,
+                "core_reply_to_core_share": self.core_share,
                 "answer_fallbacks": self.answer_fallbacks,
             },
         )
@@ -873,20 +875,19 @@ TEMPLATES: dict[int, tuple] = {
 }
 
 
-def _text(kind: int, variant: int, first: str) -> tuple[Any, list[dict[str, str]]]:
-    """(text, text_entities) for a message, in the export's shape; ``variant`` picks the wording."""
-    options = TEMPLATES[kind]
-    return _fill(kind, variant % len(options), (variant >> 8) % len(THINGS), first)
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
-@lru_cache(maxsize=8192)
-def _fill(kind: int, which: int, thing_index: int, first: str) -> tuple[Any, list[dict[str, str]]]:
-    thing = THINGS[thing_index]
+@lru_cache(maxsize=16384)
+def _text_json(kind: int, variant: int, first: str) -> str:
+    """``"text": ..., "text_entities": ...`` of a message, serialised; ``variant`` picks wording."""
+    template = TEMPLATES[kind][variant % len(TEMPLATES[kind])]
+    thing = THINGS[(variant // 16) % len(THINGS)]
     fill = {"thing": thing, "first": first, "slug": thing.lower().replace(" ", "-").replace("/", "")}
-    template = TEMPLATES[kind][which]
     if isinstance(template, str):
         text = template.format(**fill)
-        return text, [{"type": "plain", "text": text}]
+        return f'"text": {_dumps(text)}, "text_entities": {_dumps([{"type": "plain", "text": text}])}'
     parts: list[Any] = []
     entities = []
     for part in template:
@@ -899,65 +900,73 @@ def _fill(kind: int, which: int, thing_index: int, first: str) -> tuple[Any, lis
                 entity["href"] = part[2]
             parts.append(entity)
             entities.append(entity)
-    return parts, entities
+    return f'"text": {_dumps(parts)}, "text_entities": {_dumps(entities)}'
 
 
 def _write_telegram(path: Path, sim: _Sim, ev: dict, rx: dict, chat_id: int) -> dict[str, int]:
-    """Stream the export: one json.dumps per message, dates formatted per chunk."""
-    t, kind, author, reply_to, variant = ev["t"], ev["kind"], ev["author"], ev["reply_to"], ev["variant"]
-    topic_ids = ev["topic_ids"]
-    uid, name = sim.uid, sim.name
-    e_start = np.searchsorted(rx["msg"], np.arange(t.size + 1))
+    """Stream the export one line per message; repeated pieces (names, texts) are serialised once.
+
+    Memory stays proportional to the numpy arrays, never to a list of all message dicts.
+    """
+    names = [_dumps(x) for x in sim.name]
+    uid, first_name = sim.uid, sim.first_name
+    e_start = np.searchsorted(rx["msg"], np.arange(ev["t"].size + 1))
+    emoji_json = [_dumps(x) for x in EMOJI]
     chunk = 50_000
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(f'{{\n "name": {json.dumps(sim.cfg.community_name, ensure_ascii=False)},\n')
-        fh.write(f' "type": "public_supergroup",\n "id": {chat_id},\n "messages": [\n')
-        for lo in range(0, t.size, chunk):
-            hi = min(lo + chunk, t.size)
-            dates = _iso(t[lo:hi], offset=MSK)
-            e_lo = e_start[lo]
-            reaction_dates = _iso(rx["when"][e_lo : e_start[hi]], offset=MSK)
+        fh.write(f'{{\n "name": {_dumps(sim.cfg.community_name)},\n "type": "public_supergroup",\n')
+        fh.write(f' "id": {chat_id},\n "messages": [\n')
+        for lo in range(0, ev["t"].size, chunk):
+            hi = min(lo + chunk, ev["t"].size)
+            dates = _iso(ev["t"][lo:hi], offset=MSK).tolist()
+            t, kind, author = (ev[k][lo:hi].tolist() for k in ("t", "kind", "author"))
+            reply_to, topic, variant = (ev[k][lo:hi].tolist() for k in ("reply_to", "topic", "variant"))
+            e_lo, e_hi = int(e_start[lo]), int(e_start[hi])
+            starts = (e_start[lo : hi + 1] - e_lo).tolist()
+            r_dates = _iso(rx["when"][e_lo:e_hi], offset=MSK).tolist()
+            r_who, r_valid = rx["who"][e_lo:e_hi].tolist(), rx["valid"][e_lo:e_hi].tolist()
+            r_count, r_emoji = rx["count"][e_lo:e_hi].tolist(), rx["emoji"][e_lo:e_hi].tolist()
             lines = []
-            for i in range(lo, hi):
-                k, who = int(kind[i]), int(author[i])
-                msg: dict[str, Any] = {"id": i + 1, "type": "service" if k < INTRO else "message",
-                                       "date": str(dates[i - lo]), "date_unixtime": str(int(t[i]))}  # fmt: skip
+            for j in range(hi - lo):
+                k, who = kind[j], author[j]
+                head = f'{{"id": {lo + j + 1}, "type": "{"service" if k < INTRO else "message"}", '
+                head += f'"date": "{dates[j]}", "date_unixtime": "{t[j]}", '
                 if k == JOIN:
-                    msg.update(actor=name[who], actor_id=uid[who], action="join_group_by_link", inviter="Group")
-                    msg.update(text="", text_entities=[])
-                elif k == TOPIC:
-                    msg.update(actor=name[0], actor_id=uid[0], action="topic_created")
-                    msg.update(title=TOPICS[int(ev["topic"][i])], text="", text_entities=[])
+                    lines.append(
+                        f'{head}"actor": {names[who]}, "actor_id": "{uid[who]}", '
+                        f'"action": "join_group_by_link", "inviter": "Group", "text": "", "text_entities": []}}'
+                    )
+                    continue
+                if k == TOPIC:
+                    lines.append(
+                        f'{head}"actor": {names[0]}, "actor_id": "{uid[0]}", "action": "topic_created", '
+                        f'"title": {_dumps(TOPICS[topic[j]])}, "text": "", "text_entities": []}}'
+                    )
+                    continue
+                reply = f'"reply_to_message_id": {reply_to[j]}, ' if reply_to[j] else ""
+                if k == BOT:
+                    text = _digest(sim, (t[j] + MSK) // DAY)
+                    body = f'"text": {_dumps(text)}, "text_entities": {_dumps([{"type": "plain", "text": text}])}'
                 else:
-                    msg.update({"from": name[who], "from_id": uid[who]})
-                    if reply_to[i]:
-                        msg["reply_to_message_id"] = int(reply_to[i])
-                    if k == BOT:
-                        text = _digest(sim, int((t[i] + MSK) // DAY))
-                        msg.update(text=text, text_entities=[{"type": "plain", "text": text}])
-                    else:
-                        first = sim.first_name[who] if k == INTRO else ""
-                        text, entities = _text(k, int(variant[i]) % 4096, first)
-                        msg.update(text=text, text_entities=entities)
-                    if e_start[i + 1] > e_start[i]:
-                        msg["reactions"] = [
-                            _reaction(sim, rx, e, reaction_dates[e - e_lo])
-                            for e in range(e_start[i], e_start[i + 1])
-                        ]
-                lines.append(json.dumps(msg, ensure_ascii=False))
+                    body = _text_json(k, variant[j], first_name[who] if k == INTRO else "")
+                reactions = ""
+                if starts[j + 1] > starts[j]:
+                    entries = []
+                    for e in range(starts[j], starts[j + 1]):
+                        recent = ", ".join(
+                            f'{{"from": {names[p]}, "from_id": "{uid[p]}", "date": "{d}"}}'
+                            for p, ok, d in zip(r_who[e], r_valid[e], r_dates[e], strict=True)
+                            if ok
+                        )
+                        entries.append(
+                            f'{{"type": "emoji", "count": {r_count[e]}, "emoji": {emoji_json[r_emoji[e]]}, '
+                            f'"recent": [{recent}]}}'
+                        )
+                    reactions = f', "reactions": [{", ".join(entries)}]'
+                lines.append(f'{head}"from": {names[who]}, "from_id": "{uid[who]}", {reply}{body}{reactions}}}')
             fh.write(("  " if lo == 0 else ",\n  ") + ",\n  ".join(lines))
         fh.write("\n ]\n}\n")
-    return {title: int(topic_ids[i]) for i, title in enumerate(TOPICS)}
-
-
-def _reaction(sim: _Sim, rx: dict, e: int, dates: np.ndarray) -> dict[str, Any]:
-    recent = []
-    for slot in range(3):
-        if rx["valid"][e, slot]:
-            who = int(rx["who"][e, slot])
-            recent.append({"from": sim.name[who], "from_id": sim.uid[who], "date": str(dates[slot])})
-    return {"type": "emoji", "count": int(rx["count"][e]), "emoji": EMOJI[int(rx["emoji"][e])],
-            "recent": recent}  # fmt: skip
+    return {title: int(ev["topic_ids"][i]) for i, title in enumerate(TOPICS)}
 
 
 def _digest(sim: _Sim, local_day: int) -> str:

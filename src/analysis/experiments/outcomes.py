@@ -87,16 +87,6 @@ def binary_outcome_counts_expr(
     )
 
 
-def data_end(community: Community) -> pd.Timestamp:
-    """The end of observation: the time of the last message (UTC)."""
-    msgs = community.messages
-    value = community.execute(msgs.created_at.max())
-    if value is None or pd.isna(value):
-        raise ValueError(f"dataset '{community.name}' has no messages, so no outcome is observed")
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def binary_outcome_counts(community: Community, experiment_id: str, metric: str) -> pd.DataFrame:
     """Units and successes per variant for a binary metric, counting exposed units only.
 
@@ -115,7 +105,7 @@ def binary_outcome_counts(community: Community, experiment_id: str, metric: str)
             f"experiment {experiment_id!r} has no assignments in dataset '{community.name}'; "
             f"experiments present: {sorted(known['experiment_id'].tolist())}"
         )
-    end = data_end(community)
+    end = community.last_message_at()
     counts = community.execute(binary_outcome_counts_expr(community, experiment_id, metric, end))
     out = assigned.merge(counts, on="variant", how="left").fillna({"n": 0, "successes": 0})
     out = out.astype({"n": "int64", "successes": "int64", "assigned": "int64"})

@@ -39,6 +39,7 @@ from analysis.pseudonym import Pseudonymizer
 from analysis.schema import Tables
 
 __all__ = [
+    "source_files",
     "CsvFormatError",
     "TelegramExportError",
     "find_export_file",
@@ -68,6 +69,16 @@ def find_telegram_exports(raw_dir: str | os.PathLike) -> list[Path]:
     found = {p.resolve() for p in base.glob("*.json") if p.is_file()}
     found |= {p.resolve() for p in base.rglob("result.json") if p.is_file()}
     return sorted(found)
+
+
+SIDECAR_FILES = ("members.csv", "customers.csv", "orders.csv", "assignments.csv")
+
+
+def source_files(raw_dir: str | os.PathLike) -> list[Path]:
+    """The files of a raw dataset folder that :func:`ingest_raw_dir` reads (for the manifest)."""
+    raw_dir = Path(raw_dir)
+    sidecars = [raw_dir / name for name in SIDECAR_FILES if (raw_dir / name).is_file()]
+    return [*find_telegram_exports(raw_dir), *sidecars]
 
 
 def ingest_raw_dir(
