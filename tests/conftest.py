@@ -10,8 +10,8 @@ import pytest
 # Tests never touch the developer's key file: a fixed key makes pseudonyms reproducible.
 os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret")
 
-from analysis import config  # noqa: E402
-from analysis.schema import Tables  # noqa: E402
+from analysis import config
+from analysis.schema import Tables
 
 
 def ts(value: str) -> pd.Timestamp:

@@ -109,8 +109,12 @@ def run(
 def demo(
     members: Annotated[int, typer.Option(help="Size of the demo community.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
-    dataset: Annotated[str, typer.Option(help="Dataset name under data/raw and data/processed.")] = "demo",
-    run_name: Annotated[str, typer.Option("--run", help="Run in workbench.toml to execute.")] = "demo",
+    dataset: Annotated[
+        str, typer.Option(help="Dataset name under data/raw and data/processed.")
+    ] = "demo",
+    run_name: Annotated[
+        str, typer.Option("--run", help="Run in workbench.toml to execute.")
+    ] = "demo",
     force: Annotated[
         bool, typer.Option(help="Regenerate the raw demo export even if one exists.")
     ] = False,
@@ -138,9 +142,8 @@ def demo(
         raise _fail(str(exc)) from None
     if not outcome.ok:
         raise _fail(f"{len(outcome.failed)} notebook(s) failed; see the lines above", code=1)
-    _echo(
-        f"done in {time.perf_counter() - t0:.0f} s. Open {config.REPORTS_DIR / run_name / 'index.html'}"
-    )
+    index = config.REPORTS_DIR / run_name / "index.html"
+    _echo(f"done in {time.perf_counter() - t0:.0f} s. Open {index}")
 
 
 def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:

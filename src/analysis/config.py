@@ -47,7 +47,7 @@ SCHEMA_VERSION = "1"
 
 
 def dataset_dir(dataset: str | os.PathLike[str]) -> Path:
-    """Resolve a processed dataset: an existing path as given, else a name under ``data/processed``."""
+    """Resolve a processed dataset: an existing path as is, else a name under data/processed."""
     path = Path(dataset)
     if path.is_absolute() or path.exists():
         return path.resolve()

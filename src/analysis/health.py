@@ -126,8 +126,8 @@ def joins_expr(
     """New members per period (``period_start``, ``new_members``) as an ibis expression."""
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     joins = members.select(period_start=_period_start(members.joined_at, period))
-    return joins.group_by("period_start").aggregate(new_members=joins.count()).order_by(
-        "period_start"
+    return (
+        joins.group_by("period_start").aggregate(new_members=joins.count()).order_by("period_start")
     )
 
 

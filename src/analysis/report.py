@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,15 +136,18 @@ def footer_html(
         for t, e in manifest.get("tables", {}).items()
     )
     sources = "; ".join(
-        f"{esc(str(s.get('path', '')).rsplit('/', 1)[-1])} (sha256 {esc(str(s.get('sha256', ''))[:12])})"
+        f"{esc(Path(str(s.get('path', ''))).name)} (sha256 {esc(str(s.get('sha256', ''))[:12])})"
         for s in manifest.get("sources", [])
     )
     rows = [
         ("Run", f"{esc(run)} / {esc(name)}"),
         ("Parameters", params or "defaults"),
-        ("Dataset", f"{esc(str(manifest.get('dataset', '?')))}, content hash "
-         f"{esc(str(manifest.get('content_hash', '?'))[:16])}, schema "
-         f"v{esc(str(manifest.get('schema_version', '?')))}"),
+        (
+            "Dataset",
+            f"{esc(str(manifest.get('dataset', '?')))}, content hash "
+            f"{esc(str(manifest.get('content_hash', '?'))[:16])}, schema "
+            f"v{esc(str(manifest.get('schema_version', '?')))}",
+        ),
         ("Tables", tables or "none"),
         ("Sources", sources or "none recorded"),
         ("Package", f"community-workbench {esc(package_version)}"),

@@ -157,9 +157,13 @@ def select_entries(entries: Sequence[RunEntry], names: Iterable[str] = ()) -> li
     names = list(names)
     if not names:
         return list(entries)
-    chosen = [e for e in entries if e.run in names or e.name in names or f"{e.run}/{e.name}" in names]
+    chosen = [
+        e for e in entries if e.run in names or e.name in names or f"{e.run}/{e.name}" in names
+    ]
     known = sorted({e.run for e in entries} | {f"{e.run}/{e.name}" for e in entries})
-    missing = [n for n in names if not any(n in (e.run, e.name, f"{e.run}/{e.name}") for e in entries)]
+    missing = [
+        n for n in names if not any(n in (e.run, e.name, f"{e.run}/{e.name}") for e in entries)
+    ]
     if missing:
         raise RunConfigError(f"no run called {missing}; known runs: {known}")
     return chosen
@@ -188,9 +192,7 @@ def validate_parameters(entry: RunEntry) -> dict[str, Any]:
     declared = notebook_parameters(entry.notebook)
     for reserved in RESERVED_PARAMETERS:
         if reserved not in declared:
-            raise RunConfigError(
-                f"{entry.notebook}: the parameters cell must declare '{reserved}'"
-            )
+            raise RunConfigError(f"{entry.notebook}: the parameters cell must declare '{reserved}'")
         if reserved in entry.parameters:
             raise RunConfigError(
                 f"run '{entry.run}/{entry.name}': set '{reserved}' as the entry's own field, "

@@ -131,7 +131,9 @@ ORDERS = pa.DataFrameSchema(
         "order_id": _str(unique=True),
         "customer_id": _str(),
         "ordered_at": _ts(),
-        "amount": pa.Column(float, checks=[pa.Check(lambda s: pd.Series(s).abs() < 1e12, name="finite amount")]),
+        "amount": pa.Column(
+            float, checks=[pa.Check(lambda s: pd.Series(s).abs() < 1e12, name="finite amount")]
+        ),
         "currency": _str(checks=[pa.Check.str_matches(r"^[A-Z]{3}$")]),
     },
     name="orders",
@@ -296,7 +298,9 @@ def validate(name: str, df: pd.DataFrame, *, source: str = "<memory>") -> pd.Dat
         return schema.validate(df, lazy=True)[list(schema.columns)]
     except SchemaErrors as exc:
         failures = exc.failure_cases
-        raise SchemaValidationError(name, _describe_failures(name, failures, source), failures) from None
+        raise SchemaValidationError(
+            name, _describe_failures(name, failures, source), failures
+        ) from None
 
 
 @dataclass
@@ -310,7 +314,8 @@ class Tables:
     customers: pd.DataFrame | None = None
     orders: pd.DataFrame | None = None
     assignments: pd.DataFrame | None = None
-    #: Field name -> "observed" | "inferred" | "absent", e.g. ``{"messages.reply_to_id": "observed"}``.
+    #: Field -> "observed" | "inferred" | "mixed" | "partial" | "absent", e.g.
+    #: ``{"messages.reply_to_id": "observed"}``; keys ending ``_n`` hold counts as decimal strings.
     provenance: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:

@@ -66,9 +66,7 @@ def test_notebooks_committed_without_outputs_and_with_parameters(path: Path):
 
 def test_nbstripout_as_configured_keeps_the_parameters_tag(tmp_path):
     hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
-    args = next(
-        h["args"] for r in hooks["repos"] for h in r["hooks"] if h["id"] == "nbstripout"
-    )
+    args = next(h["args"] for r in hooks["repos"] for h in r["hooks"] if h["id"] == "nbstripout")
     nb = json.loads(NOTEBOOKS[0].read_text())
     nb["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
     nb["cells"][1]["execution_count"] = 3

@@ -60,7 +60,9 @@ def test_matches_independent_pandas_computation():
             for i, d in enumerate(rng.integers(0, 120, n_members))
         ]
     )
-    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 150 * 86400, n_messages), "s")
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        rng.integers(0, 150 * 86400, n_messages), "s"
+    )
     authors = rng.choice(members["member_id"], n_messages, p=rng.dirichlet(np.ones(n_members)))
     messages = make_messages(
         [(f"x{i}", a, str(t), None) for i, (a, t) in enumerate(zip(authors, times, strict=True))]
@@ -71,8 +73,10 @@ def test_matches_independent_pandas_computation():
     staff = set(members.loc[members["is_staff"], "member_id"])
     m = messages[~messages["member_id"].isin(staff)].copy()
     week = m["created_at"].dt.tz_convert(None).dt.to_period("W-SUN").dt.start_time
-    expected = m.assign(week=week).groupby("week").agg(
-        messages=("message_id", "size"), authors=("member_id", "nunique")
+    expected = (
+        m.assign(week=week)
+        .groupby("week")
+        .agg(messages=("message_id", "size"), authors=("member_id", "nunique"))
     )
     got = got.set_index("period_start")
     assert (got.loc[expected.index, "messages"] == expected["messages"]).all()

@@ -121,7 +121,11 @@ def test_export_html_has_no_code_no_cdn_and_escapes(tmp_path):
 def test_findings_roundtrip_through_notebook():
     nb = _executed_notebook("Members answer each other.")
     found = extract_findings(json.loads(nbformat.writes(nb)))
-    assert found == {"study": "s", "statements": ["Members answer each other."], "figures": {"x": 1}}
+    assert found == {
+        "study": "s",
+        "statements": ["Members answer each other."],
+        "figures": {"x": 1},
+    }
     bundle = findings("s", ["a"], n=3)._repr_mimebundle_()
     assert FINDINGS_MIME in bundle and bundle[FINDINGS_MIME]["figures"] == {"n": 3}
 

@@ -60,7 +60,7 @@ def binary_metric(name: str) -> WindowMetric:
 def binary_outcome_counts_expr(
     community: Community, experiment_id: str, metric: str, data_end: pd.Timestamp
 ) -> Any:
-    """Sufficient statistics per variant as an ibis expression: ``variant``, ``n``, ``successes``."""
+    """Counts per variant as an ibis expression: ``variant``, ``n``, ``successes``."""
     spec = binary_metric(metric)
     assignments = community.table("assignments")
     units = assignments.filter(assignments.experiment_id == experiment_id)
