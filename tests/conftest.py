@@ -106,3 +106,21 @@ def shared_data() -> os.PathLike:
     if not path.exists():
         pytest.skip(f"shared reference data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory):
+    """A small simulated community (raw export + processed dataset) shared by a test session.
+
+    Returns ``(processed_dir, raw_dir, ground_truth)``.
+    """
+    from analysis.data import write_dataset
+    from analysis.ingest import ingest_raw_dir, source_files
+    from analysis.synth import generate_community
+
+    root = tmp_path_factory.mktemp("synthetic")
+    raw = root / "raw"
+    truth = generate_community(raw, n_members=800, seed=11)
+    processed = root / "processed"
+    write_dataset(ingest_raw_dir(raw), processed, sources=source_files(raw))
+    return processed, raw, truth

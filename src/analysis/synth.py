@@ -1,65 +1,49 @@
 """Seeded simulator of an online community with planted ground truth (demo data + test oracle).
 
-:func:`generate_community` writes a Telegram forum supergroup in the real Telegram Desktop export
+:func:`generate_community` writes one Telegram forum supergroup in the real Telegram Desktop export
 format plus the CSV files a company keeps beside it, and returns :class:`GroundTruth`: the planted
-parameters that the studies must recover. Everything is drawn from one
-``numpy.random.default_rng(seed)``, so the same configuration gives byte-identical files.
+parameters the studies must recover. Everything is drawn from one
+``numpy.random.default_rng(seed)``: the same configuration gives byte-identical files.
 
 Files written into ``out_dir``
 ------------------------------
 ``telegram/result.json``
-    ``{"name", "type": "public_supergroup", "id", "messages": [...]}``, messages sorted by id (ids
-    increase with time). ``date`` is Moscow local time (UTC+3) without an offset and
-    ``date_unixtime`` the unix seconds as a string, as Telegram Desktop writes them. Service
-    messages: one ``join_group_by_link`` per person at their join time and four
-    ``topic_created`` (Questions, Showcase, Events, Off-topic) by the founder at the start. A thread
-    root in a topic has ``reply_to_message_id`` = the topic's ``topic_created`` id; a reply has the
-    id of the message it answers; General-area roots and the bot's daily digest have none.
+    ``{"name", "type": "public_supergroup", "id", "messages": [...]}``, one message per line,
+    sorted by ``id`` (ids increase with time). ``date`` is Moscow local time (UTC+3) without an
+    offset and ``date_unixtime`` the unix seconds as a string, as Telegram Desktop writes them.
+    Service messages: ``join_group_by_link`` (``actor``, ``actor_id``, ``inviter``) for every
+    person at their join time, and ``topic_created`` (``title``) for Questions, Showcase, Events
+    and Off-topic by the founder at the start. Regular messages: ``from``, ``from_id``
+    (``user<9-10 digits>``), ``text`` (a string or an entity list), ``text_entities``, optional
+    ``reactions`` (``recent`` names at most three reactors, never the author) and
+    ``reply_to_message_id``: a thread root in a topic points at the topic's ``topic_created``
+    message; a reply points at the message it answers (same topic); roots in the General area and
+    the bot's daily digest have none.
 ``members.csv``
-    ``user_id, source, referred_by, role``; ``source`` is empty for staff and the bot.
+    ``user_id, source, referred_by, role``: everyone in the export. ``role`` is member, staff or
+    bot; ``source`` is one of organic, ads, referral, partner, event (empty for staff and the
+    bot); ``referred_by`` is the referrer's ``user_id`` (an earlier member) for referrals only.
 ``customers.csv``
-    ``customer_id, telegram_user_id, signed_up_at`` (UTC, ``Z``).
+    ``customer_id`` (``c0000001``... in signup order), ``telegram_user_id`` (empty for
+    non-members), ``signed_up_at`` (UTC, ``Z``).
 ``orders.csv``
-    ``order_id, customer_id, ordered_at`` (Moscow time, ``+03:00``), ``amount`` (2 dp),
-    ``currency`` (``RUB``).
+    ``order_id``, ``customer_id``, ``ordered_at`` (Moscow time with ``+03:00``), ``amount``
+    (2 dp), ``currency`` (``RUB``).
 ``assignments.csv``
-    ``experiment_id, unit_id, variant, assigned_at`` (UTC, ``Z``; = the join time),
-    ``cluster_id`` (empty).
+    ``experiment_id``, ``unit_id`` (Telegram user id), ``variant`` (control | treatment),
+    ``assigned_at`` (UTC, ``Z``; the unit's join time), ``cluster_id`` (empty).
 ``ground_truth.json``
     :meth:`GroundTruth.to_dict`.
 
-The model (planted quantities are fields of :class:`SynthConfig`)
-----------------------------------------------------------------
-Members join with a linearly rising rate (``join_growth``); ``n_core`` core members join in the
-first two days, staff and the bot at the start. Each member draws, in this order:
-
-* ``A`` = *first_post_7d*: ≥1 regular message in ``[joined, joined + 7 d)``, Bernoulli with the
-  arm's probability (control probability for non-units).
-* ``N`` = the member's first message (always a thread root) is answered, Bernoulli
-  ``response_prob``; answers always come within 24 h, so ``N`` is "answered within 24 h".
-* ``Ret`` = *returns*: ≥1 message in ``[first + 7 d, first + 35 d)``, Bernoulli
-  ``return_prob_answered`` if ``N`` else ``return_prob_unanswered``. Members who do not return
-  post only in the week after their first message.
-* ``R`` = *retained_week4*: ≥1 message in ``[joined + 21 d, joined + 28 d)``. If ``A``:
-  ``R = Ret · Bernoulli(r1 / c)`` with ``c = P(Ret)``; else ``Bernoulli(r0)``; ``r1 =
-  retention_lift_if_posted · r0`` and ``r1·a + r0·(1−a)`` equals the arm's planted probability,
-  so the marginal P(R) is exactly the planted value. Members with ``A = 0`` and ``R = 1`` post
-  first in week 4; other non-posters start late (``late_start_prob``) or never.
-
-Messages are then generated consistently with these draws: roots from each member's schedule
-(a first-week burst, then a lognormal-rate Poisson stream until a churn time), and every reply is
-written by someone allowed to post at that moment. Each root is answered with probability
-``response_prob`` (the first message's answer is ``N``); the first answer is by staff with
-probability ``staff_answer_share`` and comes after a lognormal delay (median
-``*_response_median_min``, log-sd ``*_response_sigma``) truncated to (0, 24 h]. Replies follow
-(Poisson counts) and answer the root or the previous reply. In threads rooted by a core member,
-member replies are by other core members with probability ``core_inner_prob``.
-
-CRM: ``accounts_per_member · n_members`` accounts with latent interest ``u ~ N(0, 1)``; each
-non-staff member has a linked account with probability ``link_prob``; linked accounts are chosen
-by successive sampling with weights ``exp(selection_strength · u)`` (self-selection). An account
-buys (≥1 order between signup and the end of the data) with probability
-``sigmoid(b0 + bu·u + bm·member)``; a member's orders come after both signup and joining.
+How the planted outcomes are kept exact
+---------------------------------------
+Per member the simulator first draws the outcomes the studies measure (see :class:`SynthConfig`):
+``first_post_7d``, whether the first message is answered, whether the member returns in days
+7-35 after it, and ``retained_week4``. It derives from them when the member may post (first-post
+time, churn time, a silent week 4) and then generates messages: roots from each member's schedule
+(forced posts where an outcome needs one) and replies only by people allowed to post at that
+moment. So every measured outcome equals its draw, and the planted probabilities are the exact
+per-unit Bernoulli probabilities.
 """
 
 from __future__ import annotations
@@ -84,11 +68,13 @@ SOURCES = ("organic", "ads", "referral", "partner", "event")
 TOPICS = ("Questions", "Showcase", "Events", "Off-topic")
 STAFF_ROLES = ("founder", "community_manager", "support", "moderator", "events_manager")
 STAFF_ANSWER_WEIGHTS = np.array([0.1, 0.35, 0.45, 0.1, 0.1])
-#: Relative chance to post at each Moscow local hour (0..23), applied by rejection sampling.
+#: Relative chance to post at each Moscow local hour (0..23) and weekday (Monday first),
+#: applied to roots and joins by rejection sampling.
 DIURNAL = np.array(
     [0.2, 0.1, 0.06, 0.04, 0.04, 0.06, 0.15, 0.35, 0.6, 0.8, 0.9, 0.95]
     + [1.0, 1.0, 0.95, 0.95, 0.95, 0.95, 1.0, 1.0, 0.95, 0.85, 0.6, 0.35]
 )
+WEEKLY = np.array([1.0, 1.0, 1.0, 0.95, 0.9, 0.65, 0.6])
 EMOJI = ("👍", "❤", "🔥", "😁", "🙏", "👏", "🤔", "🎉")
 EMOJI_P = np.array([0.35, 0.15, 0.15, 0.1, 0.08, 0.08, 0.05, 0.04])
 # message kinds (internal)
@@ -97,12 +83,98 @@ JOIN, TOPIC, INTRO, ROOT, STAFF_ANSWER, ANSWER, FOLLOWUP, THANKS, BOT = range(9)
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """All parameters of the simulator; the planted truth is a function of these and the seed.
+    """Parameters of the simulator; the planted truth is a function of these and ``seed``.
 
-    Probabilities are per member or per root as described in the module docstring. Pairs are
-    ``(control, treatment)``. ``experiment_months = (m0, m1)``: units are non-staff, non-core
-    members who join in ``[start + m0 months, start + m1 months)``; default
-    ``(months // 4, 5 * months // 6)``, i.e. April to October for a year from January.
+    Attributes
+    ----------
+    n_members, seed, start, months
+        Members (besides staff and the bot), random seed, first day (UTC midnight, ISO date) and
+        length of the data in calendar months.
+    community_name : str
+        The export's ``name``.
+    n_staff : int
+        Staff accounts, 3-5: founder (creates the topics), community manager, support, moderator,
+        events manager. They join at the start and write the staff answers.
+    n_core : int
+        Core members: join in the first 25 hours, write ``core_root_rate`` threads a day and never
+        churn. Their ids are ``GroundTruth.core_ids``.
+    join_growth : float
+        Members join with a rate rising linearly from 1 to ``1 + join_growth`` (relative).
+    source_probs : dict
+        P(acquisition source) for non-core members (the core is ``organic``). A referral's
+        referrer is an earlier member, picked in proportion to activity.
+    root_rate_median, root_rate_sigma : float
+        Threads started per day by a member while active: lognormal (median, log-sd). The same
+        rate weights how often the member is picked to reply, so activity is heavy-tailed.
+    core_root_rate : float
+        Threads started per day by each core member.
+    burst_roots_mean : float
+        Extra threads in the week after a member's first message (Poisson mean).
+    lifetime_mean_days : float
+        A returning member posts until ``first + 35 d + Exponential(lifetime_mean_days)``.
+    late_start_prob, late_start_mean_days : float
+        A member without ``first_post_7d`` nor ``retained_week4`` posts first at
+        ``joined + 28 d + Exponential(late_start_mean_days)`` with probability ``late_start_prob``
+        and never otherwise.
+    general_share : float
+        P(a thread root is in the General area, i.e. has no ``reply_to_message_id``).
+    topic_probs : tuple of float
+        P(topic) for the other roots, in the order Questions, Showcase, Events, Off-topic.
+    response_prob : float
+        P(a thread root by a member is answered). Answers come within 24 h, so for a member's
+        first message this is also P(answered within 24 h).
+    staff_answer_share : float
+        P(the first answer is by staff | answered).
+    staff_response_median_min, staff_response_sigma, member_response_median_min, \
+member_response_sigma : float
+        First-answer delay (from the root): lognormal with this median (minutes) and log-sd,
+        conditioned on ≤ 24 h (for members this lowers the median by 1.6 %).
+    followups_mean, core_followups_mean : float
+        Further replies in an answered thread: Poisson mean (threads started by core members:
+        ``core_followups_mean``). Gaps between replies are lognormal, median
+        ``followup_gap_median_min`` minutes, log-sd 1.2.
+    followup_gap_median_min : float
+        See above.
+    author_followup_prob, reply_to_root_prob : float
+        A further reply is by the root's author (answering the previous reply) with probability
+        ``author_followup_prob``; otherwise it answers the root with probability
+        ``reply_to_root_prob``, else the previous reply. Nobody answers their own message.
+    core_inner_prob, core_outside_weight : float
+        In threads started by core members, a member reply is by another core member with
+        probability ``core_inner_prob``; elsewhere core members are picked with their rate times
+        ``core_outside_weight``.
+    core_reply_to_core_min : float
+        Planted lower bound on the share of core members' replies that answer a core member's
+        message (the mechanism gives about 0.8; ``GroundTruth.realised`` has the value).
+    return_prob_answered, return_prob_unanswered : float
+        P(a non-core member posts ≥1 message in ``[first + 7 d, first + 35 d)`` after their first
+        message ``first``) given that message was answered within 24 h, or not.
+    experiment_id : str
+        The experiment's id in ``assignments.csv``.
+    experiment_months : (int, int) or None
+        Window ``(m0, m1)`` in months from ``start``: units are non-core members joining in
+        ``[start + m0 months, start + m1 months)``, 50/50 at random. Default
+        ``(months // 4, 5 * months // 6)``: April-October for a year from January.
+    first_post_7d, retained_week4 : (float, float)
+        Planted P(metric = 1) for (control, treatment); non-units use the control values.
+        Definitions in :class:`GroundTruth`.
+    retention_lift_if_posted : float
+        P(retained_week4 | first_post_7d) / P(retained_week4 | no first_post_7d), the same in
+        both arms. Must leave P(retained_week4 | first_post_7d) ≤ P(return).
+    reaction_prob : float
+        P(a message has reactions); ×1.5 for roots, ×0.8 for replies.
+    accounts_per_member, link_prob : float
+        CRM accounts = ``accounts_per_member · n_members``; P(a member has a linked account).
+    selection_strength : float
+        Every account has latent interest ``u ~ N(0, 1)``; the linked accounts are drawn by
+        successive sampling with weights ``exp(selection_strength · u)`` (self-selection).
+    purchase_intercept, purchase_interest_coef, purchase_member_coef : float
+        P(buy) = ``sigmoid(b0 + b_u · u + b_m · member)``; buy = ≥1 order between
+        ``signed_up_at`` and the end of the data (members' orders also after joining).
+    extra_orders_mean, amount_median, amount_sigma : float
+        A buyer's orders = 1 + Poisson(extra_orders_mean): the first after
+        Exponential(45 d) (truncated to the data), the rest uniform after it; amounts lognormal
+        (median RUB, log-sd).
     """
 
     n_members: int = 5000
@@ -114,10 +186,8 @@ class SynthConfig:
     n_core: int = 8
     join_growth: float = 2.0
     source_probs: dict[str, float] = field(
-        default_factory=lambda: {
-            "organic": 0.40, "ads": 0.25, "referral": 0.15, "partner": 0.10, "event": 0.10,
-        }
-    )  # fmt: skip
+        default_factory=lambda: dict(zip(SOURCES, (0.40, 0.25, 0.15, 0.10, 0.10), strict=True))
+    )
     root_rate_median: float = 0.1
     root_rate_sigma: float = 1.3
     core_root_rate: float = 0.8
@@ -162,19 +232,24 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.n_members < 50 or not 3 <= self.n_staff <= 5 or not 2 <= self.n_core <= 50:
             raise ValueError("need n_members >= 50, 3 <= n_staff <= 5, 2 <= n_core <= 50")
-        if set(self.source_probs) != set(SOURCES) or abs(sum(self.source_probs.values()) - 1) > 1e-9:
+        if (
+            set(self.source_probs) != set(SOURCES)
+            or abs(sum(self.source_probs.values()) - 1) > 1e-9
+        ):
             raise ValueError(f"source_probs must give a probability to each of {SOURCES}")
         if len(self.topic_probs) != len(TOPICS) or abs(sum(self.topic_probs) - 1) > 1e-9:
             raise ValueError(f"topic_probs must be {len(TOPICS)} probabilities summing to 1")
         m0, m1 = self.window_months
-        if not 0 <= m0 < m1 or m1 * 30.44 + 28 > self.months * 28:
-            raise ValueError(f"experiment window {self.window_months} does not fit {self.months} months")
+        if not 0 <= m0 < m1 < self.months:  # ≥ 28 days after the window for week 4
+            raise ValueError(
+                f"experiment window {self.window_months} must end before month {self.months}"
+            )
         c = self.return_prob_answered * self.response_prob
         c += self.return_prob_unanswered * (1 - self.response_prob)
         for arm in (0, 1):
             r1, _ = self.retention_split(arm)
             if r1 > c:
-                raise ValueError("retained_week4 too high for first_post_7d and return probabilities")
+                raise ValueError("retained_week4 too high for first_post_7d and P(return)")
 
     @property
     def window_months(self) -> tuple[int, int]:
@@ -183,23 +258,53 @@ class SynthConfig:
 
     def retention_split(self, arm: int) -> tuple[float, float]:
         """``(r1, r0)`` = P(retained_week4 | first_post_7d = 1 / 0) for ``arm`` (0 control)."""
-        a, q, lift = self.first_post_7d[arm], self.retained_week4[arm], self.retention_lift_if_posted
-        r1 = q * lift / (a * lift + 1 - a)
+        a, lift = self.first_post_7d[arm], self.retention_lift_if_posted
+        r1 = self.retained_week4[arm] * lift / (a * lift + 1 - a)
         return r1, r1 / lift
 
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """What was planted (and a few realised counts); see the module docstring for definitions.
+    """The planted truth of one generated community (all ids are Telegram user ids).
 
-    ``experiment["metrics"]``: per-arm planted probabilities of ``first_post_7d`` (≥1 regular
-    message in ``[assigned_at, assigned_at + 7 d)``) and ``retained_week4`` (≥1 regular message in
-    ``[assigned_at + 21 d, assigned_at + 28 d)``). ``newcomer_return_prob``: P(≥1 message in
-    ``[first + 7 d, first + 35 d)``) given the first message was answered within 24 h or not (non-core
-    members). ``response_median_minutes``: medians of the untruncated lognormal first-answer delays
-    (truncation at 24 h lowers the member median by under 2 %). ``purchase``: ``att`` = mean over
-    member accounts of ``p(member=1) − p(member=0)``; ``naive_diff_expected`` = mean purchase
-    probability of member accounts − that of non-member accounts.
+    Attributes
+    ----------
+    seed, n_members, community_name, chat_id
+        As generated; ``chat_id`` is the export's ``id``.
+    start, end : str
+        The data covers ``[start, end)`` (UTC, ISO 8601 with ``Z``).
+    staff_ids, staff_roles, bot_ids, core_ids
+        Staff (first: the founder), their roles, the bot, the core members.
+    topics : dict
+        Topic title → id of its ``topic_created`` message.
+    source_probs, response_prob, staff_answer_share, core_inner_prob, core_reply_to_core_min
+        As in :class:`SynthConfig`.
+    response_max_hours : float
+        Every first answer comes within this many hours (24).
+    response_median_minutes, response_sigma : dict
+        ``{"staff", "member"}``: median (minutes) and log-sd of the untruncated lognormal
+        first-answer delay, by who answers first.
+    newcomer_answer_prob : float
+        P(a member's first message, always a thread root, is answered within 24 h).
+    newcomer_return_prob : dict
+        ``{"answered", "unanswered"}``: P(≥1 message in ``[first + 7 d, first + 35 d)``),
+        ``newcomer_return_window_days = [7, 35]``, for non-core members.
+    experiment : dict
+        ``id``, ``window`` ``[from, to)``, ``n_units`` per arm, and ``metrics``: per arm the
+        planted probability of ``first_post_7d`` = the unit posts ≥1 regular message (type
+        ``message``) in ``[assigned_at, assigned_at + 7 × 24 h)``, and of ``retained_week4`` =
+        ≥1 regular message in ``[assigned_at + 21 d, assigned_at + 28 d)``. Every unit's windows
+        end before the data does.
+    purchase : dict
+        ``att`` = mean over member accounts of ``p(member=1) − p(member=0)`` (the effect of
+        membership on P(buy) among members); ``naive_diff_expected`` = mean P(buy) of member
+        accounts − that of non-member accounts (both rates also given); ``coefficients``
+        ``{"intercept", "interest", "member"}``; ``selection_strength``.
+    n_messages, n_service_messages, n_customers, n_orders : int
+        Counts written (``n_messages`` = regular messages, bot digests included).
+    realised : dict
+        Realised values for orientation: thread roots, members who posted, the core-to-core
+        reply share, and first answers that fell back to staff because no member could answer.
     """
 
     seed: int
@@ -260,13 +365,25 @@ def generate_community(
         Size, random seed, first day (UTC midnight, ``YYYY-MM-DD``) and length of the data.
     **overrides
         Any other :class:`SynthConfig` field, e.g. ``response_prob=0.7``.
+
+    Returns
+    -------
+    GroundTruth
+        The planted parameters and ids (also written to ``out_dir/ground_truth.json``).
+
+    Raises
+    ------
+    TypeError
+        An unknown override.
+    ValueError
+        Inconsistent parameters (see :class:`SynthConfig`).
     """
     cfg = SynthConfig(n_members=n_members, seed=seed, start=start, months=months, **overrides)
     return generate_from_config(out_dir, cfg)
 
 
 def generate_from_config(out_dir: str | Path, cfg: SynthConfig) -> GroundTruth:
-    """:func:`generate_community` for a ready :class:`SynthConfig`."""
+    """:func:`generate_community` for a ready :class:`SynthConfig`; returns :class:`GroundTruth`."""
     out = Path(out_dir)
     (out / "telegram").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
@@ -283,7 +400,9 @@ def generate_from_config(out_dir: str | Path, cfg: SynthConfig) -> GroundTruth:
     topics = _write_telegram(out / "telegram" / "result.json", sim, events, reactions, chat_id)
     crm = sim.write_csvs(out)
     kinds = events["kind"]
-    gt = sim.ground_truth(chat_id, topics, crm, int((kinds >= INTRO).sum()), int((kinds < INTRO).sum()))
+    gt = sim.ground_truth(
+        chat_id, topics, crm, int((kinds >= INTRO).sum()), int((kinds < INTRO).sum())
+    )
     with open(out / "ground_truth.json", "w", encoding="utf-8") as fh:
         json.dump(gt.to_dict(), fh, ensure_ascii=False, indent=2)
         fh.write("\n")
@@ -301,7 +420,10 @@ def _iso(t: np.ndarray, offset: int = 0, suffix: str = "") -> np.ndarray:
 
 
 def _sample_in(rng, a1, l1, a2=None, l2=None, power: float = 1.0, rounds: int = 30) -> np.ndarray:
-    """Times in ``[a1, a1 + l1) ∪ [a2, a2 + l2)`` with density ∝ u**power stretch × DIURNAL(hour)."""
+    """Integer times in ``[a1, a1 + l1) ∪ [a2, a2 + l2)``, one per row.
+
+    Density ∝ (that of ``U**power`` stretched over the union) × DIURNAL(hour) × WEEKLY(day).
+    """
     a1, l1 = np.broadcast_arrays(np.asarray(a1, np.int64), np.asarray(l1, np.int64))
     a2 = np.zeros_like(a1) if a2 is None else np.asarray(a2, np.int64)
     l2 = np.zeros_like(l1) if l2 is None else np.asarray(l2, np.int64)
@@ -311,7 +433,9 @@ def _sample_in(rng, a1, l1, a2=None, l2=None, power: float = 1.0, rounds: int = 
     for round_ in range(rounds):
         off = np.floor(rng.random(todo.size) ** power * total[todo]).astype(np.int64)
         t = np.where(off < l1[todo], a1[todo] + off, a2[todo] + off - l1[todo])
-        keep = rng.random(todo.size) < DIURNAL[((t + MSK) // HOUR) % 24]
+        local = t + MSK
+        weight = DIURNAL[(local // HOUR) % 24] * WEEKLY[(local // DAY + 3) % 7]
+        keep = rng.random(todo.size) < weight
         if round_ == rounds - 1:
             keep[:] = True
         out[todo[keep]] = t[keep]
@@ -356,6 +480,7 @@ class _Sim:
 
     # ---- people -------------------------------------------------------------------------------
     def roster(self) -> None:
+        """Ids, names, roles, join times, activity rates, sources, referrers, experiment arms."""
         cfg, rng, n, s = self.cfg, self.rng, self.n_people, self.n_staff
         self.uid = _user_ids(rng, n)
         self.name, self.first_name = _names(rng, n)
@@ -368,15 +493,21 @@ class _Sim:
         self.core[members[: cfg.n_core]] = True
         join = np.empty(n, np.int64)
         join[: s + 1] = self.t0 + MINUTE * np.arange(s + 1)
-        join[members[: cfg.n_core]] = np.sort(_sample_in(rng, self.t0 + HOUR, np.full(cfg.n_core, DAY)))
+        join[members[: cfg.n_core]] = np.sort(
+            _sample_in(rng, self.t0 + HOUR, np.full(cfg.n_core, DAY))
+        )
         # linearly rising join rate: inverse CDF of density ∝ 1 + g·x on [0, 1)
         g, rest = cfg.join_growth, members[cfg.n_core :]
         lo, span = self.t0 + 2 * DAY, self.t_end - self.t0 - 2 * DAY
         u = rng.random(rest.size)
         x = u if g == 0 else (np.sqrt(1 + g * (2 + g) * u) - 1) / g
-        join[rest] = np.sort(_sample_in(rng, lo + (x * (span - DAY)).astype(np.int64), np.full(rest.size, DAY)))
+        join[rest] = np.sort(
+            _sample_in(rng, lo + (x * (span - DAY)).astype(np.int64), np.full(rest.size, DAY))
+        )
         self.join = join
-        self.rate = np.exp(np.log(cfg.root_rate_median) + cfg.root_rate_sigma * rng.standard_normal(n))
+        self.rate = np.exp(
+            np.log(cfg.root_rate_median) + cfg.root_rate_sigma * rng.standard_normal(n)
+        )
         self.rate[self.core] = cfg.core_root_rate
         probs = np.array([cfg.source_probs[k] for k in SOURCES])
         src = np.array(SOURCES, dtype=object)[rng.choice(len(SOURCES), size=n, p=probs)]
@@ -389,7 +520,12 @@ class _Sim:
         pick = np.searchsorted(cumw, rng.random(ref.size) * cumw[k - 1], side="right")
         referred[ref] = self.uid[members[np.minimum(pick, k - 1)]]
         self.source, self.referred_by = src, referred
-        self.unit = (self.role == "member") & ~self.core & (join >= self.window[0]) & (join < self.window[1])
+        self.unit = (
+            (self.role == "member")
+            & ~self.core
+            & (join >= self.window[0])
+            & (join < self.window[1])
+        )
         self.arm = np.where(self.unit & (rng.random(n) < 0.5), 1, 0)
 
     def plan(self) -> None:
@@ -408,7 +544,9 @@ class _Sim:
         late = member & ~first_7d & ~week4 & (u[5] < cfg.late_start_prob)
         first = np.full(n, NEVER)
         idx = np.flatnonzero(first_7d)
-        first[idx] = _sample_in(rng, j[idx] + MINUTE, np.full(idx.size, 7 * DAY - MINUTE), power=2.0)
+        first[idx] = _sample_in(
+            rng, j[idx] + MINUTE, np.full(idx.size, 7 * DAY - MINUTE), power=2.0
+        )
         idx = np.flatnonzero(week4 & ~first_7d)
         first[idx] = _sample_in(rng, j[idx] + 21 * DAY, np.full(idx.size, 7 * DAY))
         idx = np.flatnonzero(late)
@@ -436,7 +574,7 @@ class _Sim:
 
     # ---- messages -----------------------------------------------------------------------------
     def roots(self) -> None:
-        """Root posts: first message, first-week burst, Poisson stream, forced week-4/return posts."""
+        """Thread roots: first message, first-week burst, Poisson stream, forced posts."""
         cfg, rng = self.cfg, self.rng
         p = np.flatnonzero(self.poster)
         f, end, forbid = self.first[p], self.end[p], self.forbid[p]
@@ -464,7 +602,9 @@ class _Sim:
         parts.append((p[need], t_new))
         t_all, i_all = np.concatenate([t_all, t_new]), np.concatenate([i_all, need])
         # forced return post in [first + 7 d, first + 35 d) outside the forbidden week
-        hit = np.bincount(i_all, (t_all >= f[i_all] + 7 * DAY) & (t_all < f[i_all] + 35 * DAY), p.size)
+        hit = np.bincount(
+            i_all, (t_all >= f[i_all] + 7 * DAY) & (t_all < f[i_all] + 35 * DAY), p.size
+        )
         need = np.flatnonzero(has & ~self.core[p] & (hit == 0))
         lo, hi, fb = f[need] + 7 * DAY, f[need] + 35 * DAY, forbid[need]
         l1 = np.clip(np.minimum(hi, fb) - lo, 0, None)
@@ -480,7 +620,9 @@ class _Sim:
         topic = rng.choice(len(TOPICS), size=self.r_t.size, p=cfg.topic_probs)
         self.r_topic = np.where(rng.random(self.r_t.size) < cfg.general_share, -1, topic)
 
-    def _pick(self, pool: _Pool, t: np.ndarray, exclude: np.ndarray, rounds: int = 60) -> np.ndarray:
+    def _pick(
+        self, pool: _Pool, t: np.ndarray, exclude: np.ndarray, rounds: int = 60
+    ) -> np.ndarray:
         out = np.full(t.size, -1)
         todo = np.arange(t.size)
         for _ in range(rounds):
@@ -552,7 +694,9 @@ class _Sim:
             again = by_author & (prev_author[th] == self.r_author[r])
             parent = np.where(again, first_msg[th], parent)
             parent_author = np.where(again, who[r], parent_author)
-            responder = np.where(by_author & self.allowed(self.r_author[r], t), self.r_author[r], -1)
+            responder = np.where(
+                by_author & self.allowed(self.r_author[r], t), self.r_author[r], -1
+            )
             need = np.flatnonzero((responder < 0) & (t < self.t_end))
             responder[need] = self._pick_member(t[need], parent_author[need], core_thread[r[need]])
             good = (responder >= 0) & (t < self.t_end)
@@ -591,33 +735,38 @@ class _Sim:
         n_service = n_people + len(TOPICS)
         t = np.concatenate([self.join, topic_t, self.m_t, bot_t])
         order = np.argsort(t, kind="stable")  # ties keep service, then message, order
-        kind = np.concatenate([np.full(n_people, JOIN), np.full(len(TOPICS), TOPIC), self.m_kind,
-                               np.full(bot_t.size, BOT)]).astype(np.int8)  # fmt: skip
-        author = np.concatenate([np.arange(n_people), np.zeros(len(TOPICS)), self.m_author,
-                                 np.full(bot_t.size, self.bot)]).astype(np.int32)  # fmt: skip
-        topic = np.concatenate([np.full(n_people, -1), np.arange(len(TOPICS)), self.m_topic,
-                                np.full(bot_t.size, -1)]).astype(np.int8)  # fmt: skip
+
+        def column(people, topics, messages, bots, dtype):
+            return np.concatenate([people, topics, messages, bots]).astype(dtype)
+
+        n_topics, n_bot = len(TOPICS), bot_t.size
+        kind = column([JOIN] * n_people, [TOPIC] * n_topics, self.m_kind, [BOT] * n_bot, np.int8)
+        author = column(
+            np.arange(n_people), [0] * n_topics, self.m_author, [self.bot] * n_bot, np.int32
+        )
+        topic = column([-1] * n_people, np.arange(n_topics), self.m_topic, [-1] * n_bot, np.int8)
         ids = np.empty(t.size, np.int32)
         ids[order] = np.arange(1, t.size + 1, dtype=np.int32)
         topic_ids = ids[n_people:n_service]
         m_ids = ids[n_service : n_service + self.m_t.size]
         reply = np.where(self.m_parent >= 0, m_ids[np.maximum(self.m_parent, 0)], 0)
         is_root = (self.m_kind == INTRO) | (self.m_kind == ROOT)
-        reply = np.where(is_root & (self.m_topic >= 0), topic_ids[np.maximum(self.m_topic, 0)], reply)
+        in_topic = is_root & (self.m_topic >= 0)
+        reply = np.where(in_topic, topic_ids[np.maximum(self.m_topic, 0)], reply)
         reply_to = np.zeros(t.size, np.int32)
         reply_to[n_service : n_service + self.m_t.size] = reply
-        del ids, m_ids, reply, is_root
+        del ids, m_ids, reply, is_root, in_topic
         local_day = (self.m_t + MSK) // DAY
         self.digest_msgs = np.bincount(local_day - day0 + 1, minlength=days.size + 1)[: days.size]
         join_day = (self.join[n_people - self.cfg.n_members :] + MSK) // DAY
         self.digest_joins = np.bincount(join_day - day0 + 1, minlength=days.size + 1)[: days.size]
         self.digest_day0 = day0
         del self.m_t, self.m_kind, self.m_author, self.m_parent, self.m_topic
-        return {
-            "t": t[order], "kind": kind[order], "author": author[order],
-            "reply_to": reply_to[order], "topic": topic[order], "topic_ids": topic_ids,
-            "variant": self.rng.integers(0, 16 * len(THINGS), t.size, dtype=np.int32),
-        }  # fmt: skip
+        ev = {"t": t, "kind": kind, "author": author, "reply_to": reply_to, "topic": topic}
+        ev = {key: value[order] for key, value in ev.items()}
+        ev["variant"] = self.rng.integers(0, 16 * len(THINGS), t.size, dtype=np.int32)
+        ev["topic_ids"] = topic_ids
+        return ev
 
     def reactions(self, ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Reaction entries (emoji, count) and up to three named reactors each."""
@@ -641,16 +790,15 @@ class _Sim:
         valid[2] &= (who[2] != who[0]) & (who[2] != who[1])
         lag = np.sort(rng.exponential(2 * HOUR, (3, e_msg.size)), axis=0)[::-1].astype(np.int64)
         when = np.minimum(ev["t"][e_msg] + 5 + lag, self.t_end - 1)
-        return {"msg": e_msg, "emoji": emoji, "count": count, "who": who.T, "valid": valid.T,
-                "when": when.T}  # fmt: skip
+        rx = {"msg": e_msg, "emoji": emoji, "count": count}
+        return rx | {"who": who.T, "valid": valid.T, "when": when.T}
 
     # ---- CRM and CSVs -------------------------------------------------------------------------
     def write_csvs(self, out: Path) -> dict[str, Any]:
+        """Write the roster, assignments and CRM files; return the CRM's planted quantities."""
         cfg, rng = self.cfg, self.rng
-        pd.DataFrame(
-            {"user_id": self.uid, "source": self.source, "referred_by": self.referred_by,
-             "role": self.role}  # fmt: skip
-        ).to_csv(out / "members.csv", index=False)
+        roster = {"user_id": self.uid, "source": self.source, "referred_by": self.referred_by}
+        pd.DataFrame(roster | {"role": self.role}).to_csv(out / "members.csv", index=False)
         units = np.flatnonzero(self.unit)
         pd.DataFrame(
             {
@@ -691,25 +839,19 @@ class _Sim:
         is_first = np.r_[True, o_acc[1:] != o_acc[:-1]]
         later = o_first + rng.random(o_acc.size) * (self.t_end - o_first)
         o_t = np.where(is_first, o_first, later).astype(np.int64)
-        amount = np.round(cfg.amount_median * np.exp(cfg.amount_sigma * rng.standard_normal(o_acc.size)), 2)
+        amount = cfg.amount_median * np.exp(cfg.amount_sigma * rng.standard_normal(o_acc.size))
         order = np.lexsort((o_acc, o_t))
         acc_order = np.lexsort((np.arange(n_acc), signup))
         cid = np.empty(n_acc, dtype=object)
-        cid[acc_order] = np.char.add("c", np.char.zfill(np.arange(1, n_acc + 1).astype(str), 7))
+        cid[acc_order] = _numbered("c", n_acc, 7)
         tg = np.where(is_member, self.uid[np.maximum(person, 0)], "")
-        pd.DataFrame(
-            {"customer_id": cid[acc_order], "telegram_user_id": tg[acc_order],
-             "signed_up_at": _iso(signup[acc_order], suffix="Z")}  # fmt: skip
-        ).to_csv(out / "customers.csv", index=False)
-        pd.DataFrame(
-            {
-                "order_id": np.char.add("o", np.char.zfill(np.arange(1, o_acc.size + 1).astype(str), 8)),
-                "customer_id": cid[o_acc[order]],
-                "ordered_at": _iso(o_t[order], offset=MSK, suffix="+03:00"),
-                "amount": amount[order],
-                "currency": "RUB",
-            }
-        ).to_csv(out / "orders.csv", index=False, float_format="%.2f")
+        customers = {"customer_id": cid[acc_order], "telegram_user_id": tg[acc_order]}
+        customers["signed_up_at"] = _iso(signup[acc_order], suffix="Z")
+        pd.DataFrame(customers).to_csv(out / "customers.csv", index=False)
+        orders = {"order_id": _numbered("o", o_acc.size, 8), "customer_id": cid[o_acc[order]]}
+        orders["ordered_at"] = _iso(o_t[order], offset=MSK, suffix="+03:00")
+        orders |= {"amount": np.round(amount[order], 2), "currency": "RUB"}
+        pd.DataFrame(orders).to_csv(out / "orders.csv", index=False, float_format="%.2f")
         return {
             "n_accounts": n_acc,
             "n_member_accounts": int(is_member.sum()),
@@ -720,13 +862,18 @@ class _Sim:
             "non_member_rate_expected": float(p[~is_member].mean()),
         }
 
-    def ground_truth(self, chat_id: int, topics: dict[str, int], crm: dict, n_msg: int, n_srv: int):
+    def ground_truth(
+        self, chat_id: int, topics: dict[str, int], crm: dict, n_msg: int, n_srv: int
+    ) -> GroundTruth:
         cfg = self.cfg
         staff = list(self.uid[: self.n_staff])
         arms = {"control": 0, "treatment": 1}
         metrics = {
             name: {arm: float(values[i]) for arm, i in arms.items()}
-            for name, values in (("first_post_7d", cfg.first_post_7d), ("retained_week4", cfg.retained_week4))
+            for name, values in (
+                ("first_post_7d", cfg.first_post_7d),
+                ("retained_week4", cfg.retained_week4),
+            )
         }
         return GroundTruth(
             seed=cfg.seed,
@@ -745,22 +892,26 @@ class _Sim:
             response_max_hours=24.0,
             staff_answer_share=cfg.staff_answer_share,
             response_median_minutes={
-                "staff": cfg.staff_response_median_min, "member": cfg.member_response_median_min
-            },  # fmt: skip
+                "staff": cfg.staff_response_median_min,
+                "member": cfg.member_response_median_min,
+            },
             response_sigma={"staff": cfg.staff_response_sigma, "member": cfg.member_response_sigma},
             newcomer_answer_prob=cfg.response_prob,
             newcomer_return_prob={
-                "answered": cfg.return_prob_answered, "unanswered": cfg.return_prob_unanswered
-            },  # fmt: skip
+                "answered": cfg.return_prob_answered,
+                "unanswered": cfg.return_prob_unanswered,
+            },
             newcomer_return_window_days=[7, 35],
             core_inner_prob=cfg.core_inner_prob,
             core_reply_to_core_min=cfg.core_reply_to_core_min,
             experiment={
                 "id": cfg.experiment_id,
                 "window": [str(x) for x in _iso(np.array(self.window), suffix="Z")],
-                "unit": "non-staff, non-core members who join inside the window; assigned_at = join",
+                "unit": "non-core members joining inside the window; assigned_at = join time",
                 "metrics": metrics,
-                "n_units": {arm: int((self.unit & (self.arm == i)).sum()) for arm, i in arms.items()},
+                "n_units": {
+                    arm: int((self.unit & (self.arm == i)).sum()) for arm, i in arms.items()
+                },
             },
             purchase={
                 "att": crm["att"],
@@ -789,6 +940,10 @@ class _Sim:
 
 
 # ---- people's ids and names ---------------------------------------------------------------------
+def _numbered(prefix: str, n: int, width: int) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width))
+
+
 def _user_ids(rng, n: int) -> np.ndarray:
     values = np.empty(0, np.int64)
     while values.size < n:
@@ -798,10 +953,10 @@ def _user_ids(rng, n: int) -> np.ndarray:
     return np.char.add("user", values.astype(str)).astype(object)
 
 
-_RU_M = "Александр Дмитрий Максим Сергей Андрей Алексей Иван Михаил Никита Егор Артём Павел Роман Олег"
-_RU_F = "Анна Мария Елена Ольга Наталья Екатерина Татьяна Юлия Дарья Алина Ксения Полина Софья Вера"
-_RU_LAST = "Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Фёдоров Морозов Волков"
-_RU_LAST += " Лебедев Козлов Егоров Орлов Зайцев Белов"
+_RU_M = "Александр Дмитрий Максим Сергей Андрей Алексей Иван Михаил Никита Егор Артём Павел"
+_RU_F = "Анна Мария Елена Ольга Наталья Екатерина Татьяна Юлия Дарья Алина Ксения Полина Софья"
+_RU_LAST = "Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Фёдоров Морозов"
+_RU_LAST += " Волков Лебедев Козлов Егоров Орлов Зайцев Белов"
 _EN_M = "Alex Dmitry Max Sergey Ivan Nikita Mike John Daniel Artem Kirill Tim"
 _EN_F = "Kate Maria Anna Olga Julia Daria Alina Sarah Emily Nastya Lena Sofia"
 _EN_LAST = "Ivanov Petrov Smirnov Volkov Orlov Sokolov Kim Smith Lee Brown Novak Popov"
@@ -822,13 +977,15 @@ def _names(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
         elif kind[i] % 2 and last.endswith(("ov", "ev", "in")):
             last += "a"
         firsts[i] = first
-        names[i] = first if style[i] < 0.2 else f"{first} {last[0]}." if style[i] < 0.3 else f"{first} {last}"
+        names[i] = f"{first} {last}" if style[i] >= 0.3 else f"{first} {last[0]}."
+        if style[i] < 0.2:
+            names[i] = first
     return names, firsts
 
 
 # ---- text ---------------------------------------------------------------------------------------
-THINGS = ("pandas", "SQL", "A/B-тесты", "дашборды", "Airflow", "ClickHouse", "dbt", "Docker",
-          "retention", "feature store", "Jupyter", "юнит-экономика", "ML-пайплайны", "Power BI")  # fmt: skip
+THINGS = ("pandas", "SQL", "A/B-тесты", "дашборды", "Airflow", "ClickHouse", "dbt", "Docker")
+THINGS += ("retention", "Jupyter", "feature store", "юнит-экономика", "ML-пайплайны", "Power BI")
 _B, _L, _M = "bold", "link", "mention"
 TEMPLATES: dict[int, tuple] = {
     INTRO: (
@@ -838,23 +995,27 @@ TEMPLATES: dict[int, tuple] = {
         "Добрый день! Пришёл по совету друга, хочу разобраться с темой «{thing}»",
     ),
     ROOT: (
-        "Подскажите, как лучше настроить {thing}?",
+        "Подскажите по теме «{thing}»: с чего лучше начать?",
         "How do you handle {thing} in production?",
         ("Вопрос по теме ", (_B, "{thing}"), ": у кого-нибудь получалось? 🤔"),
-        "Кто-нибудь сталкивался с ошибкой в {thing}? Второй день мучаюсь 😅",
+        "Кто-нибудь сталкивался с такой ошибкой? Тема «{thing}», второй день мучаюсь 😅",
         "Is there a good guide for {thing}? Thanks in advance 🙏",
-        "Сделал небольшой проект про {thing}, буду рад фидбеку 🚀",
+        "Сделал небольшой проект на тему «{thing}», буду рад фидбеку 🚀",
         ("Check ", (_B, "this"), " out: ", (_L, "https://github.com/example/{slug}")),
         "Кто идёт на митап в субботу? Можно собраться вместе 🙌",
-        ("Завтра стрим про ", (_B, "{thing}"), ", подключайтесь! ", (_M, "@dac_events")),
-        "Пятница! Кто чем занимается на выходных? 😄",
+        ("Завтра стрим: ", (_B, "{thing}"), ", подключайтесь! ", (_M, "@dac_events")),
+        "Кто чем занимается на выходных? Делитесь планами 😄",
         "Anyone else working from a café today? ☕",
     ),
     STAFF_ANSWER: (
         "Привет! Это поддержка. Напишите, пожалуйста, версию и шаги — разберёмся 🙌",
         ("Hi! Please see our ", ("text_link", "FAQ", "https://docs.example.com/faq"), " first"),
         "Спасибо за вопрос! Передали команде, вернёмся с ответом сегодня",
-        ("Добро пожаловать! Правила и полезные ссылки в закрепе, ", (_M, "@dac_support"), " на связи"),
+        (
+            "Добро пожаловать! Правила и полезные ссылки в закрепе, ",
+            (_M, "@dac_support"),
+            " на связи",
+        ),
     ),
     ANSWER: (
         "Попробуй обновить до последней версии, у меня помогло",
@@ -865,13 +1026,17 @@ TEMPLATES: dict[int, tuple] = {
     ),
     FOLLOWUP: (
         "+1, тоже интересно",
-        "А если через {thing}?",
+        "А если посмотреть в сторону «{thing}»?",
         "Agree 💯",
         ("Вот тут подробнее: ", (_L, "https://example.com/{slug}")),
         "Не совсем так, лучше сначала проверить логи",
         "Same here, following 👀",
     ),
-    THANKS: ("Спасибо, помогло! 🙏", "Thanks, that worked!", ("Спасибо ", (_B, "огромное"), "! Разобрался 🙂")),
+    THANKS: (
+        "Спасибо, помогло! 🙏",
+        "Thanks, that worked!",
+        ("Спасибо ", (_B, "огромное"), "! Разобрался 🙂"),
+    ),
 }
 
 
@@ -879,15 +1044,23 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _body(text: Any, entities: list[dict[str, str]]) -> str:
+    return f'"text": {_dumps(text)}, "text_entities": {_dumps(entities)}'
+
+
 @lru_cache(maxsize=16384)
 def _text_json(kind: int, variant: int, first: str) -> str:
     """``"text": ..., "text_entities": ...`` of a message, serialised; ``variant`` picks wording."""
     template = TEMPLATES[kind][variant % len(TEMPLATES[kind])]
     thing = THINGS[(variant // 16) % len(THINGS)]
-    fill = {"thing": thing, "first": first, "slug": thing.lower().replace(" ", "-").replace("/", "")}
+    fill = {
+        "thing": thing,
+        "first": first,
+        "slug": thing.lower().replace(" ", "-").replace("/", ""),
+    }
     if isinstance(template, str):
         text = template.format(**fill)
-        return f'"text": {_dumps(text)}, "text_entities": {_dumps([{"type": "plain", "text": text}])}'
+        return _body(text, [{"type": "plain", "text": text}])
     parts: list[Any] = []
     entities = []
     for part in template:
@@ -900,7 +1073,10 @@ def _text_json(kind: int, variant: int, first: str) -> str:
                 entity["href"] = part[2]
             parts.append(entity)
             entities.append(entity)
-    return f'"text": {_dumps(parts)}, "text_entities": {_dumps(entities)}'
+    return _body(parts, entities)
+
+
+_JOINED = '"action": "join_group_by_link", "inviter": "Group", "text": "", "text_entities": []}'
 
 
 def _write_telegram(path: Path, sim: _Sim, ev: dict, rx: dict, chat_id: int) -> dict[str, int]:
@@ -908,65 +1084,72 @@ def _write_telegram(path: Path, sim: _Sim, ev: dict, rx: dict, chat_id: int) -> 
 
     Memory stays proportional to the numpy arrays, never to a list of all message dicts.
     """
-    names = [_dumps(x) for x in sim.name]
-    uid, first_name = sim.uid, sim.first_name
+    names, uid = [_dumps(x) for x in sim.name], sim.uid
     e_start = np.searchsorted(rx["msg"], np.arange(ev["t"].size + 1))
-    emoji_json = [_dumps(x) for x in EMOJI]
-    chunk = 50_000
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(f'{{\n "name": {_dumps(sim.cfg.community_name)},\n "type": "public_supergroup",\n')
         fh.write(f' "id": {chat_id},\n "messages": [\n')
-        for lo in range(0, ev["t"].size, chunk):
-            hi = min(lo + chunk, ev["t"].size)
+        for lo in range(0, ev["t"].size, 50_000):
+            hi = min(lo + 50_000, ev["t"].size)
             dates = _iso(ev["t"][lo:hi], offset=MSK).tolist()
-            t, kind, author = (ev[k][lo:hi].tolist() for k in ("t", "kind", "author"))
-            reply_to, topic, variant = (ev[k][lo:hi].tolist() for k in ("reply_to", "topic", "variant"))
-            e_lo, e_hi = int(e_start[lo]), int(e_start[hi])
+            t, kind, author, reply_to, topic, variant = (
+                ev[k][lo:hi].tolist()
+                for k in ("t", "kind", "author", "reply_to", "topic", "variant")
+            )
+            e_lo = int(e_start[lo])
             starts = (e_start[lo : hi + 1] - e_lo).tolist()
-            r_dates = _iso(rx["when"][e_lo:e_hi], offset=MSK).tolist()
-            r_who, r_valid = rx["who"][e_lo:e_hi].tolist(), rx["valid"][e_lo:e_hi].tolist()
-            r_count, r_emoji = rx["count"][e_lo:e_hi].tolist(), rx["emoji"][e_lo:e_hi].tolist()
+            reactions = _reactions_json(rx, slice(e_lo, int(e_start[hi])), names, uid)
             lines = []
             for j in range(hi - lo):
                 k, who = kind[j], author[j]
-                head = f'{{"id": {lo + j + 1}, "type": "{"service" if k < INTRO else "message"}", '
-                head += f'"date": "{dates[j]}", "date_unixtime": "{t[j]}", '
+                line = f'{{"id": {lo + j + 1}, "type": "{"service" if k < INTRO else "message"}", '
+                line += f'"date": "{dates[j]}", "date_unixtime": "{t[j]}", '
                 if k == JOIN:
-                    lines.append(
-                        f'{head}"actor": {names[who]}, "actor_id": "{uid[who]}", '
-                        f'"action": "join_group_by_link", "inviter": "Group", "text": "", "text_entities": []}}'
+                    line += f'"actor": {names[who]}, "actor_id": "{uid[who]}", {_JOINED}'
+                elif k == TOPIC:
+                    line += (
+                        f'"actor": {names[0]}, "actor_id": "{uid[0]}", "action": "topic_created", '
                     )
-                    continue
-                if k == TOPIC:
-                    lines.append(
-                        f'{head}"actor": {names[0]}, "actor_id": "{uid[0]}", "action": "topic_created", '
+                    line += (
                         f'"title": {_dumps(TOPICS[topic[j]])}, "text": "", "text_entities": []}}'
                     )
-                    continue
-                reply = f'"reply_to_message_id": {reply_to[j]}, ' if reply_to[j] else ""
-                if k == BOT:
-                    text = _digest(sim, (t[j] + MSK) // DAY)
-                    body = f'"text": {_dumps(text)}, "text_entities": {_dumps([{"type": "plain", "text": text}])}'
                 else:
-                    body = _text_json(k, variant[j], first_name[who] if k == INTRO else "")
-                reactions = ""
-                if starts[j + 1] > starts[j]:
-                    entries = []
-                    for e in range(starts[j], starts[j + 1]):
-                        recent = ", ".join(
-                            f'{{"from": {names[p]}, "from_id": "{uid[p]}", "date": "{d}"}}'
-                            for p, ok, d in zip(r_who[e], r_valid[e], r_dates[e], strict=True)
-                            if ok
+                    line += f'"from": {names[who]}, "from_id": "{uid[who]}", '
+                    if reply_to[j]:
+                        line += f'"reply_to_message_id": {reply_to[j]}, '
+                    if k == BOT:
+                        text = _digest(sim, (t[j] + MSK) // DAY)
+                        line += _body(text, [{"type": "plain", "text": text}])
+                    else:
+                        line += _text_json(k, variant[j], sim.first_name[who] if k == INTRO else "")
+                    if starts[j + 1] > starts[j]:
+                        line += (
+                            f', "reactions": [{", ".join(reactions[starts[j] : starts[j + 1]])}]'
                         )
-                        entries.append(
-                            f'{{"type": "emoji", "count": {r_count[e]}, "emoji": {emoji_json[r_emoji[e]]}, '
-                            f'"recent": [{recent}]}}'
-                        )
-                    reactions = f', "reactions": [{", ".join(entries)}]'
-                lines.append(f'{head}"from": {names[who]}, "from_id": "{uid[who]}", {reply}{body}{reactions}}}')
+                    line += "}"
+                lines.append(line)
             fh.write(("  " if lo == 0 else ",\n  ") + ",\n  ".join(lines))
         fh.write("\n ]\n}\n")
     return {title: int(ev["topic_ids"][i]) for i, title in enumerate(TOPICS)}
+
+
+def _reactions_json(rx: dict, rows: slice, names: list[str], uid: np.ndarray) -> list[str]:
+    """Serialised reaction entries ``rows`` (recent reactors: most recent first)."""
+    dates = _iso(rx["when"][rows], offset=MSK).tolist()
+    who, valid = rx["who"][rows].tolist(), rx["valid"][rows].tolist()
+    out = []
+    counts, emoji = rx["count"][rows].tolist(), rx["emoji"][rows].tolist()
+    for e, count in enumerate(counts):
+        recent = ", ".join(
+            f'{{"from": {names[p]}, "from_id": "{uid[p]}", "date": "{d}"}}'
+            for p, ok, d in zip(who[e], valid[e], dates[e], strict=True)
+            if ok
+        )
+        out.append(
+            f'{{"type": "emoji", "count": {count}, "emoji": "{EMOJI[emoji[e]]}", '
+            f'"recent": [{recent}]}}'
+        )
+    return out
 
 
 def _digest(sim: _Sim, local_day: int) -> str:

@@ -189,14 +189,18 @@ def test_experiment_metrics_match_planted_rates(community, messages):
     out, gt = community
     units = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert (units["experiment_id"] == "onboarding-v2").all() and (units["cluster_id"] == "").all()
-    assert units["unit_id"].is_unique and not units["unit_id"].isin(gt.core_ids + gt.staff_ids).any()
+    assert (
+        units["unit_id"].is_unique and not units["unit_id"].isin(gt.core_ids + gt.staff_ids).any()
+    )
     assigned = pd.to_datetime(units["assigned_at"], utc=True).astype("int64") // 10**9
     lo, hi = (pd.Timestamp(x).timestamp() for x in gt.experiment["window"])
     assert ((assigned >= lo) & (assigned < hi)).all()
     assert assigned.max() + 28 * DAY < pd.Timestamp(gt.end).timestamp()
     posts = messages.merge(units.assign(assigned=assigned), left_on="author", right_on="unit_id")
     age = posts["t"] - posts["assigned"]
-    units["first_post_7d"] = units["unit_id"].isin(posts.loc[(age >= 0) & (age < 7 * DAY), "author"])
+    units["first_post_7d"] = units["unit_id"].isin(
+        posts.loc[(age >= 0) & (age < 7 * DAY), "author"]
+    )
     week4 = (age >= 21 * DAY) & (age < 28 * DAY)
     units["retained_week4"] = units["unit_id"].isin(posts.loc[week4, "author"])
     rates = units.groupby("variant")[["first_post_7d", "retained_week4"]].agg(["mean", "size"])
@@ -241,7 +245,9 @@ def test_newcomers_who_are_answered_return_more(messages, first_answers, roster,
     assert (first["reply_to"].eq(0) | first["reply_to"].isin(topic_ids)).all()  # first post = root
     answer_t = first_answers["t_answer"].reindex(first["id"]).to_numpy()
     first["answered"] = answer_t - first["t"].to_numpy() <= DAY
-    merged = posts.merge(first[["t"]].rename(columns={"t": "t0"}), left_on="author", right_index=True)
+    merged = posts.merge(
+        first[["t"]].rename(columns={"t": "t0"}), left_on="author", right_index=True
+    )
     age = merged["t"] - merged["t0"]
     first["returned"] = first.index.isin(merged.loc[(age >= 7 * DAY) & (age < 35 * DAY), "author"])
     assert within(first["answered"].mean(), gt.newcomer_answer_prob, proportion_se(0.8, len(first)))
