@@ -120,7 +120,7 @@ def synthetic_dataset(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("synthetic")
     raw = root / "raw"
-    truth = generate_community(raw, n_members=800, seed=11)
+    truth = generate_community(raw, n_members=2000, seed=11)
     processed = root / "processed"
     write_dataset(ingest_raw_dir(raw), processed, sources=source_files(raw))
     return processed, raw, truth

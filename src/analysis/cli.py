@@ -152,9 +152,6 @@ def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:
     Raw folders are immutable: an existing demo made with other settings is an error unless
     ``force`` is given, in which case the whole folder is replaced atomically.
     """
-    from analysis.data import replace_dir
-    from analysis.synth import generate_community
-
     truth_file = raw / "ground_truth.json"
     if raw.exists() and not force:
         if truth_file.exists():
@@ -166,6 +163,9 @@ def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:
             f"{raw} already holds a raw export made with other settings (or not by the demo); "
             f"pass --force to replace it, or --dataset NAME for a new one"
         )
+    from analysis.data import replace_dir
+    from analysis.synth import generate_community
+
     raw.parent.mkdir(parents=True, exist_ok=True)
     staging = raw.with_name(f".{raw.name}.staging")
     if staging.exists():

@@ -13,9 +13,12 @@ Customers
     *non-member*.
 Purchase within ``window_days``
     At least one order with ``first_seen_at <= ordered_at < first_seen_at + window_days``.
+    With ``window_days=None``: at least one order from ``first_seen_at`` to the end of the data
+    (every customer counts; customers observed for longer have had more time to buy).
 Exposure
-    A customer counts only if the whole window lies before the end of the order data (the last
-    ``ordered_at``), so recent sign-ups, who had less time to buy, do not dilute the rate.
+    With a window, a customer counts only if the whole window lies before the end of the order
+    data (the last ``ordered_at``), so recent sign-ups, who had less time to buy, do not dilute
+    the rate.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ MEMBERS_LABEL = "members"
 NON_MEMBERS_LABEL = "non-members"
 
 
-def purchase_counts_expr(community: Community, *, window_days: int, orders_end: Any) -> Any:
+def purchase_counts_expr(community: Community, *, window_days: int | None, orders_end: Any) -> Any:
     """Per group (``is_member``): exposed customers ``n`` and buyers ``successes`` (ibis)."""
     customers = community.table("customers")
     orders = community.table("orders")
@@ -42,10 +45,11 @@ def purchase_counts_expr(community: Community, *, window_days: int, orders_end: 
     community_members = members.filter(~members.is_staff & ~members.is_bot).select(
         linked_member=members.member_id
     )
-    exposed = customers.filter(
-        customers.first_seen_at + ibis.interval(days=window_days)
-        <= ibis.literal(orders_end, type="timestamp('UTC')")
-    )
+    end = ibis.literal(orders_end, type="timestamp('UTC')")
+    if window_days is None:
+        exposed = customers
+    else:
+        exposed = customers.filter(customers.first_seen_at + ibis.interval(days=window_days) <= end)
     labelled = exposed.left_join(
         community_members, exposed.member_id == community_members.linked_member
     ).select(
@@ -53,11 +57,16 @@ def purchase_counts_expr(community: Community, *, window_days: int, orders_end: 
         first_seen_at=exposed.first_seen_at,
         is_member=community_members.linked_member.notnull(),
     )
+    window_end = (
+        end + ibis.interval(seconds=1)
+        if window_days is None
+        else labelled.first_seen_at + ibis.interval(days=window_days)
+    )
     buys = labelled.join(
         orders,
         (labelled.customer_id == orders.customer_id)
         & (orders.ordered_at >= labelled.first_seen_at)
-        & (orders.ordered_at < labelled.first_seen_at + ibis.interval(days=window_days)),
+        & (orders.ordered_at < window_end),
     ).select(buyer_id=labelled.customer_id)
     buyers = buys.distinct().mutate(bought=ibis.literal(1))
     per_customer = labelled.left_join(buyers, labelled.customer_id == buyers.buyer_id).select(
@@ -74,8 +83,8 @@ class MembershipPurchaseComparison(Result):
 
     Attributes
     ----------
-    window_days : int
-        Purchase window after the customer's first appearance.
+    window_days : int or None
+        Purchase window after the customer's first appearance (None: until the end of data).
     comparison : ProportionComparison
         Members (treatment) vs non-members (control): rates with Wilson intervals, the difference
         with Newcombe's interval, the relative lift and the pooled z test.
@@ -83,7 +92,7 @@ class MembershipPurchaseComparison(Result):
         Customers excluded because their window extends past the last order.
     """
 
-    window_days: int
+    window_days: int | None
     comparison: ProportionComparison
     unexposed: int
     title: str = "Purchase rate: members vs non-members"
@@ -94,8 +103,13 @@ class MembershipPurchaseComparison(Result):
     def summary(self) -> str:
         c = self.comparison
         ratio = c.rate_treatment / c.rate_control if c.rate_control > 0 else float("nan")
+        when = (
+            "By the end of the data"
+            if self.window_days is None
+            else f"Within {self.window_days} days of first appearing in the CRM"
+        )
         text = (
-            f"Within {self.window_days} days of first appearing in the CRM, "
+            f"{when}, "
             f"{c.rate_treatment:.1%} of community members bought, against {c.rate_control:.1%} of "
             f"other customers"
         )
@@ -121,7 +135,7 @@ class MembershipPurchaseComparison(Result):
 
 
 def purchase_rate_by_membership(
-    community: Community, *, window_days: int = 90, alpha: float = 0.05
+    community: Community, *, window_days: int | None = 90, alpha: float = 0.05
 ) -> MembershipPurchaseComparison:
     """Compare the share of customers who buy within ``window_days``: members vs non-members.
 
@@ -129,7 +143,7 @@ def purchase_rate_by_membership(
     test with Newcombe's hybrid score interval for the difference (Newcombe 1998) — a
     description of the gap, not an estimate of the community's causal effect.
     """
-    if window_days <= 0:
+    if window_days is not None and window_days <= 0:
         raise ValueError(f"window_days must be positive, got {window_days}")
     orders = community.table("orders")
     customers = community.table("customers")
@@ -146,8 +160,9 @@ def purchase_rate_by_membership(
     for group, label in ((True, MEMBERS_LABEL), (False, NON_MEMBERS_LABEL)):
         if group not in by_group.index or int(by_group.loc[group, "n"]) == 0:
             raise ValueError(
-                f"no exposed {label} among the customers of dataset '{community.name}' with a "
-                f"{window_days}-day window; shorten window_days or check the customer ↔ member link"
+                f"no exposed {label} among the customers of dataset '{community.name}' "
+                f"(window_days={window_days}); shorten the window or check the customer ↔ "
+                f"member link"
             )
     members, others = by_group.loc[True], by_group.loc[False]
     comparison = two_proportion_test(

@@ -1,0 +1,151 @@
+"""End to end: `workbench demo` on a small simulated community, then scheduled-run failures.
+
+Runs the real command in a subprocess with its own WORKBENCH_HOME, so data/ and reports/ live in
+a temporary folder and the notebooks run on the project's kernel exactly as under cron.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis import config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+WORKBENCH = str(Path(sys.executable).with_name("workbench"))
+STUDIES = ("community_health", "interaction_network", "ab_experiment", "community_to_customer")
+
+
+def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [WORKBENCH, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_PSEUDONYM_KEY": "e2e-key"}
+    started = time.perf_counter()
+    proc = _run(["demo", "--members", "400", "--seed", "3"], env)
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return home, env, proc, elapsed
+
+
+def test_demo_prints_stages_and_finishes_quickly(demo):
+    _, _, proc, elapsed = demo
+    for stage in ("[1/3] demo community", "[2/3] ingest", "[3/3] notebooks"):
+        assert stage in proc.stdout
+    assert re.search(r"Open .*reports/demo/index\.html", proc.stdout)
+    assert elapsed < 120, f"small demo took {elapsed:.0f} s"
+
+
+def test_every_report_and_findings_file_exists(demo):
+    home = demo[0]
+    run_dir = home / "reports" / "demo"
+    index = (run_dir / "index.html").read_text()
+    for study in STUDIES:
+        assert (run_dir / f"{study}.html").stat().st_size > 10_000
+        found = json.loads((run_dir / f"{study}.json").read_text())
+        assert found["study"] == study and found["statements"], study
+        assert found["dataset"] == "demo" and len(found["dataset_hash"]) == 64
+        assert f'href="{study}.html"' in index
+        assert found["statements"][0][:40] in index.replace("&#x27;", "'")
+    assert not (run_dir / "_failed").exists() or not any((run_dir / "_failed").iterdir())
+
+
+def test_findings_hold_real_numbers(demo):
+    run_dir = demo[0] / "reports" / "demo"
+    ab = json.loads((run_dir / "ab_experiment.json").read_text())["figures"]
+    assert 0 <= ab["p_value"] <= 1 and ab["n_control"] + ab["n_treatment"] > 50
+    assert ab["ci_method"].startswith("Newcombe")
+    health = json.loads((run_dir / "community_health.json").read_text())["figures"]
+    assert health["messages_total"] > 1000 and health["complete_periods"] >= 50
+    net = json.loads((run_dir / "interaction_network.json").read_text())["figures"]
+    assert net["n_nodes"] > 50 and len(net["top_members"]) == 10
+    assert all(m.startswith("m_") for m in net["top_members"])  # pseudonyms, not platform ids
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_html_is_self_contained_without_code(demo, study):
+    html = (demo[0] / "reports" / "demo" / f"{study}.html").read_text()
+    assert "<script src=" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external resource"
+    assert "@import" not in html
+    assert "Community.load(" not in html and "from analysis import" not in html  # no code cells
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', html), "figure not inline"
+    assert "content hash" in html and "community-workbench" in html  # footer
+
+
+def test_reports_show_no_member_names_or_platform_ids(demo):
+    home = demo[0]
+    export = json.loads((home / "data" / "raw" / "demo" / "telegram" / "result.json").read_text())
+    names = {m["from"] for m in export["messages"] if " " in m.get("from", "")}
+    ids = {m["from_id"] for m in export["messages"] if "from_id" in m}
+    assert len(names) > 50 and len(ids) > 100
+    for path in (home / "reports" / "demo").glob("*.*"):
+        text = path.read_text()
+        leaked = [x for x in names | ids if x in text]
+        assert not leaked, f"{path.name} shows {leaked[:3]}"
+
+
+def test_raw_export_is_not_rewritten_by_a_second_demo(demo):
+    home, env, _, _ = demo
+    raw = home / "data" / "raw" / "demo" / "telegram" / "result.json"
+    before = raw.stat().st_mtime_ns
+    proc = _run(["demo", "--members", "999", "--seed", "3"], env)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert raw.stat().st_mtime_ns == before
+
+
+def _write_config(tmp_path: Path, home: Path, parameters: str) -> Path:
+    notebook = config.NOTEBOOKS_DIR / "01_community_health.ipynb"
+    dataset = home / "data" / "processed" / "demo"
+    path = tmp_path / "workbench.toml"
+    path.write_text(
+        f'[[runs]]\nrun = "demo"\nname = "community_health"\nnotebook = "{notebook}"\n'
+        f'dataset = "{dataset}"\nparameters = {{ {parameters} }}\n'
+    )
+    return path
+
+
+def test_bad_parameters_fail_before_anything_runs(demo, tmp_path):
+    home, env, _, _ = demo
+    report = home / "reports" / "demo" / "community_health.html"
+    before = report.read_bytes()
+    proc = _run(["run", "--config", str(_write_config(tmp_path, home, 'periode = "week"'))], env)
+    assert proc.returncode == 2
+    assert "unknown parameter 'periode'" in proc.stderr
+    assert "running" not in proc.stdout
+    assert report.read_bytes() == before
+
+
+def test_failing_notebook_exits_nonzero_and_keeps_the_last_good_report(demo, tmp_path):
+    home, env, _, _ = demo
+    run_dir = home / "reports" / "demo"
+    report = run_dir / "community_health.html"
+    before, before_json = report.read_bytes(), (run_dir / "community_health.json").read_bytes()
+    # a valid type but an invalid value: passes validation, fails inside the notebook
+    proc = _run(["run", "--config", str(_write_config(tmp_path, home, 'period = "fortnight"'))], env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED" in proc.stdout and "period must be one of" in proc.stdout
+    failed = run_dir / "_failed" / "community_health.ipynb"
+    assert "period must be one of" in failed.read_text()
+    assert report.read_bytes() == before
+    assert (run_dir / "community_health.json").read_bytes() == before_json
+    index = (run_dir / "index.html").read_text()
+    assert "Last run failed" in index and 'href="community_health.html"' in index
+    assert not list(run_dir.glob(".staging-*"))
+    # the next good run clears the failure
+    proc = _run(["run", "--config", str(_write_config(tmp_path, home, 'period = "month"'))], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not failed.exists() and report.read_bytes() != before
