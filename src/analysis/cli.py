@@ -45,8 +45,13 @@ def describe_manifest(manifest: dict) -> list[str]:
     span = manifest.get("time_range", {})
     lines.append(f"  messages from {span.get('start')} to {span.get('end')}")
     prov = manifest.get("provenance", {})
-    if prov:
-        lines.append("  fields: " + ", ".join(f"{k}={v}" for k, v in prov.items()))
+    by_status: dict[str, list[str]] = {}
+    for field, status in prov.items():
+        if not field.endswith("_n") and "." in field and status.isalpha():
+            by_status.setdefault(status, []).append(field)
+    for status in ("observed", "inferred", "mixed", "partial", "absent"):
+        if by_status.get(status):
+            lines.append(f"  {status + ':':<10} " + ", ".join(sorted(by_status[status])))
     return lines
 
 

@@ -264,18 +264,33 @@ def export_html(notebook: Any, *, title: str, footer: str) -> str:
 
 
 def _execute(entry: RunEntry, parameters: dict[str, Any], output: Path, timeout: int) -> None:
-    import papermill
+    """Execute with papermill; the kernel talks over Unix sockets in a private temp folder.
 
-    papermill.execute_notebook(
-        str(entry.notebook),
-        str(output),
-        parameters=parameters,
-        kernel_name=config.KERNEL_NAME,
-        cwd=str(entry.notebook.parent),
-        progress_bar=False,
-        execution_timeout=timeout,
-        start_timeout=120,
-    )
+    IPC transport keeps the kernel off TCP ports entirely (no other local user can connect, and
+    ipykernel does not warn about unencrypted TCP); the folder is short-pathed because Unix
+    socket paths are limited to ~100 characters, and absolute so cron's working directory does
+    not matter.
+    """
+    import tempfile
+
+    import papermill
+    from traitlets.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="wb-kernel-") as sockets:
+        kernel_config = Config(
+            {"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}}
+        )
+        papermill.execute_notebook(
+            str(entry.notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=config.KERNEL_NAME,
+            cwd=str(entry.notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+            start_timeout=120,
+            config=kernel_config,
+        )
 
 
 def _describe_error(exc: BaseException) -> str:
