@@ -135,7 +135,8 @@ def test_failing_notebook_exits_nonzero_and_keeps_the_last_good_report(demo, tmp
     report = run_dir / "community_health.html"
     before, before_json = report.read_bytes(), (run_dir / "community_health.json").read_bytes()
     # a valid type but an invalid value: passes validation, fails inside the notebook
-    proc = _run(["run", "--config", str(_write_config(tmp_path, home, 'period = "fortnight"'))], env)
+    config_file = _write_config(tmp_path, home, 'period = "fortnight"')
+    proc = _run(["run", "--config", str(config_file)], env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED" in proc.stdout and "period must be one of" in proc.stdout
     failed = run_dir / "_failed" / "community_health.ipynb"

@@ -421,12 +421,13 @@ def test_reactions_with_recent_reactors(tmp_path, pseudo):
     assert r["count"].sum() == 8
     assert row(t, 1)["n_reactions"] == 8
     when = r.set_index("member_id")["reacted_at"]
-    assert pd.isna(when[u2])  # local time without offset: unknown
+    # local time without offset, converted with the messages' offset (Tokyo, +09:00)
+    assert when[u2] == pd.Timestamp("2024-01-10 12:30", tz="UTC")
     assert when[u3] == pd.Timestamp("2024-01-10 12:31", tz="UTC")
     assert t.provenance["reactions.member_id"] == "partial"
     assert t.provenance["reactions.member_id.named_n"] == "2"
     assert t.provenance["reactions.member_id.unnamed_n"] == "6"
-    assert t.provenance["reactions.reacted_at"] == "partial"
+    assert t.provenance["reactions.reacted_at"] == "inferred"
     # user3 only reacted: still a member, first seen at the (known) reaction time
     m = t.members.set_index("member_id")
     assert m.loc[u3, "joined_at"] == pd.Timestamp("2024-01-10 12:31", tz="UTC")
@@ -565,3 +566,145 @@ def test_empty_chat_gives_empty_valid_tables(tmp_path, pseudo):
     t = read(tmp_path, chat([]), pseudo)
     assert len(t.messages) == 0 and len(t.members) == 0 and len(t.reactions) == 0
     assert t.channels["channel_id"].tolist() == ["tg:555"]
+
+
+# --- reaction times from the exporter's inferred UTC offset ----------------------------------
+
+
+def zoned_msg(mid: int, unix: int, sender: str, offset_h: float | str, **extra) -> dict:
+    """A message at ``unix`` whose local ``date`` is UTC + ``offset_h`` hours (or an IANA zone)."""
+    when = pd.Timestamp(unix, unit="s", tz="UTC")
+    if isinstance(offset_h, str):
+        local = when.tz_convert(offset_h).tz_localize(None)
+    else:
+        local = when.tz_localize(None) + pd.Timedelta(hours=offset_h)
+    return {
+        "id": mid,
+        "type": "message",
+        "date": local.strftime("%Y-%m-%dT%H:%M:%S"),
+        "date_unixtime": str(unix),
+        "from": sender.capitalize(),
+        "from_id": sender,
+        "text": "x",
+        **extra,
+    }
+
+
+def heart(*reactors: tuple[str, str]) -> list[dict]:
+    """One ❤ reaction by ``(user id, local date)`` reactors (no offset, as Telegram writes)."""
+    recent = [{"from": u.capitalize(), "from_id": u, "date": d} for u, d in reactors]
+    return [{"type": "emoji", "count": len(recent), "emoji": "❤", "recent": recent}]
+
+
+def reacted_at(tables, user: str, pseudo: Pseudonymizer):
+    r = tables.reactions
+    return r.loc[r["member_id"] == pseudo.member_id("telegram", user), "reacted_at"].iloc[0]
+
+
+def test_reactor_local_date_converted_with_constant_exporter_offset(tmp_path, pseudo):
+    doc = chat(
+        [
+            zoned_msg(1, T0 - 3600, "user1", 3, reactions=heart(("user2", "2024-01-10T15:00:00"))),
+            zoned_msg(2, T0 + 7200, "user2", 3),
+            zoned_msg(3, T0 + 86_400 * 3, "user1", 3),
+        ]
+    )
+    t = read(tmp_path, doc, pseudo)
+    assert reacted_at(t, "user2", pseudo) == pd.Timestamp("2024-01-10 12:00", tz="UTC")
+    assert str(t.reactions["reacted_at"].dtype) == "datetime64[ns, UTC]"
+    assert t.provenance["reactions.reacted_at"] == "inferred"
+    assert t.provenance["reactions.reacted_at.inferred_n"] == "1"
+    assert t.provenance["messages.created_at.exporter_utc_offset"] == "+03:00"
+    # the reaction (12:00) is user2's first activity, before their message (14:00)
+    m = t.members.set_index("member_id")
+    assert m.loc[pseudo.member_id("telegram", "user2"), "joined_at"] == pd.Timestamp(
+        "2024-01-10 12:00", tz="UTC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("offsets", "why"),
+    [
+        ([3, 5, 3, 3, 5, 5, 3, 5], "two zones scattered"),
+        ([3, 4, 3, 4, 3, 4, 3, 4], "one hour apart but flipping daily, not DST"),
+        ([3, 3, 3, 3.5, 3.5, 3.5, 3.5, 3.5], "a single switch of half an hour"),
+    ],
+)
+def test_inconsistent_exporter_offsets_leave_reaction_time_unknown(tmp_path, pseudo, offsets, why):
+    rx = heart(("user2", "2024-01-10T15:00:00"))
+    doc = chat(
+        [
+            zoned_msg(
+                i + 1,
+                T0 + 86_400 * i,
+                f"user{i % 3 + 1}",
+                h,
+                **({"reactions": rx} if i == 0 else {}),
+            )
+            for i, h in enumerate(offsets)
+        ]
+    )
+    t = read(tmp_path, doc, pseudo)
+    assert pd.isna(reacted_at(t, "user2", pseudo)), why
+    assert t.provenance["reactions.reacted_at"] == "absent"
+    assert t.provenance["reactions.reacted_at.inferred_n"] == "0"
+    assert t.provenance["messages.created_at.exporter_utc_offset"] == "variable"
+
+
+def test_dst_exporter_offset_converts_each_side_of_the_switch(tmp_path, pseudo):
+    # Europe/Berlin: +01:00 until 2024-03-31 01:00 UTC, then +02:00; messages every 12 hours
+    first = pd.Timestamp("2024-03-10 10:00", tz="UTC")
+    unix = [int((first + pd.Timedelta(hours=12 * k)).timestamp()) for k in range(60)]
+    rx = heart(
+        ("user2", "2024-03-12T20:00:00"),  # winter: 19:00 UTC
+        ("user3", "2024-03-30T23:30:00"),  # the evening before the switch: 22:30 UTC
+        ("user4", "2024-03-31T12:40:00"),  # the day of the switch, after it: 10:40 UTC
+        ("user5", "2024-04-05T09:15:00"),  # summer: 07:15 UTC
+    )
+    doc = chat(
+        [zoned_msg(1, unix[0], "user1", "Europe/Berlin", reactions=rx)]
+        + [zoned_msg(i + 2, u, "user1", "Europe/Berlin") for i, u in enumerate(unix[1:])]
+    )
+    t = read(tmp_path, doc, pseudo)
+    assert reacted_at(t, "user2", pseudo) == pd.Timestamp("2024-03-12 19:00", tz="UTC")
+    assert reacted_at(t, "user3", pseudo) == pd.Timestamp("2024-03-30 22:30", tz="UTC")
+    assert reacted_at(t, "user4", pseudo) == pd.Timestamp("2024-03-31 10:40", tz="UTC")
+    assert reacted_at(t, "user5", pseudo) == pd.Timestamp("2024-04-05 07:15", tz="UTC")
+    assert t.provenance["messages.created_at.exporter_utc_offset"] == "+01:00/+02:00"
+    assert t.provenance["reactions.reacted_at"] == "inferred"
+    assert t.provenance["reactions.reacted_at.inferred_n"] == "4"
+
+
+def test_exporter_offset_is_inferred_per_file(tmp_path, pseudo):
+    rx = heart(("user2", "2024-01-10T15:00:00"))
+    good = chat([zoned_msg(1, T0, "user1", 3, reactions=rx)], chat_id=1)
+    mixed = chat(
+        [
+            zoned_msg(1, T0, "user3", 5, reactions=heart(("user4", "2024-01-10T15:00:00"))),
+            zoned_msg(2, T0 + 60, "user3", 3),
+        ],
+        chat_id=2,
+    )
+    old = zoned_msg(1, T0, "user5", 3, reactions=heart(("user6", "2024-01-10T15:00:00")))
+    del old["date_unixtime"]
+    no_unix = chat([old], chat_id=3)
+    t = read_telegram_exports(
+        [write(tmp_path, d, f"{i}.json") for i, d in enumerate((good, mixed, no_unix))],
+        pseudonymizer=pseudo,
+        assume_timezone="Europe/Moscow",
+    )
+    assert reacted_at(t, "user2", pseudo) == pd.Timestamp("2024-01-10 12:00", tz="UTC")
+    assert pd.isna(reacted_at(t, "user4", pseudo))
+    assert pd.isna(reacted_at(t, "user6", pseudo))
+    assert t.provenance["messages.created_at.exporter_utc_offset"] == "+03:00; variable; unknown"
+    assert t.provenance["reactions.reacted_at.inferred_n"] == "1"
+
+
+def test_personal_chat_sample_exporter_offset(pseudo):
+    # the sample's local `date` is 20 minutes behind date_unixtime for messages 1-3 and equal to
+    # it for 4-5: two offsets not one hour apart, so no single exporter zone
+    t = read_telegram_export(sample("personal_chat.json"), pseudonymizer=pseudo)
+    assert t.provenance["messages.created_at.exporter_utc_offset"] == "variable"
+    assert len(t.reactions) == 0
+    assert t.provenance["reactions.reacted_at"] == "absent"
+    assert t.provenance["reactions.reacted_at.inferred_n"] == "0"

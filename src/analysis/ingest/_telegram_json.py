@@ -5,7 +5,9 @@ export's fields map to canonical columns. Here :func:`load_json` and :func:`iter
 walk one export file, and :class:`ExportCollector` checks every chat and message and keeps one
 entry per message (plus channels, reactions and join events) in plain lists, which
 :mod:`analysis.ingest._telegram_tables` turns into frames in one go. Every error is a
-:class:`TelegramExportError` naming the file, the field and the message.
+:class:`TelegramExportError` naming the file, the field and the message. The local ``date`` texts
+of messages (with the file they came from) and of reactors are kept for inferring the exporting
+computer's UTC offset (see :mod:`analysis.ingest.telegram`, "Reactions").
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "CHANNEL_TYPES",
     "CREATOR_ACTIONS",
     "JOIN_ACTIONS",
+    "LOCAL_DATE_RE",
     "NAMED_MEMBER_ACTIONS",
     "OFFSET_RE",
     "PLATFORM",
@@ -37,6 +40,8 @@ CREATOR_ACTIONS = frozenset({"create_group", "create_channel"})
 NAMED_MEMBER_ACTIONS = frozenset({"invite_members", "create_group"})
 #: A timestamp text that ends in a UTC offset (``Z``, ``+03:00``, ``-0500``).
 OFFSET_RE = re.compile(r"(?:[zZ]|[+-]\d{2}:?\d{2})$")
+#: A local date-time without offset as Telegram Desktop writes it (``2024-01-10T15:00:00``).
+LOCAL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _PEER_RE = re.compile(r"^(?:user|channel|chat)(\d+)$")
 
 
@@ -172,6 +177,11 @@ class ExportCollector:
     sender_name: list[str | None] = field(default_factory=list)
     unix: list[int] = field(default_factory=list)
     local_date: dict[int, tuple[str, Path]] = field(default_factory=dict)
+    #: number of the export file (order of first use) and, for a message with ``date_unixtime``,
+    #: its local ``date`` text when that has no offset (else None): for the exporter's offset
+    msg_file: list[int] = field(default_factory=list)
+    msg_local: list[str | None] = field(default_factory=list)
+    files: dict[Path, int] = field(default_factory=dict)
     reply_target: list[str | None] = field(default_factory=list)
     topic: list[str | None] = field(default_factory=list)
     is_service: list[bool] = field(default_factory=list)
@@ -184,7 +194,9 @@ class ExportCollector:
     chats: dict[int, int] = field(default_factory=dict)
     seen: dict[str, dict] = field(default_factory=dict)
     brand_senders: set[str] = field(default_factory=set)
-    reactions: list[tuple[int, str | None, str | None, str, int, object]] = field(
+    #: (message index, reactor id, reactor name, emoji, count, time: unix seconds | text with an
+    #: offset | None, local ``date`` text without offset | None)
+    reactions: list[tuple[int, str | None, str | None, str, int, object, str | None]] = field(
         default_factory=list
     )
     joins: list[tuple[str, int]] = field(default_factory=list)
@@ -211,6 +223,7 @@ class ExportCollector:
         chat_type = chat.get("type") or ""
         is_channel = chat_type in CHANNEL_TYPES
         code = self.chats.setdefault(chat_id, len(self.chats))
+        file_code = self.files.setdefault(file, len(self.files))
         chat_channel = f"tg:{chat_id}"
         own_peer = f"channel{chat_id}"
 
@@ -277,6 +290,7 @@ class ExportCollector:
             index = len(self.mid)
 
             unix = m.get("date_unixtime")
+            local_text = None
             if unix is None:
                 if self.assume_timezone is None or not m.get("date"):
                     raise TelegramExportError(
@@ -294,6 +308,9 @@ class ExportCollector:
                         f"{file}: chat {chat_id}: message id {local_id}: field 'date_unixtime' "
                         f"is not a number of seconds: {unix!r}."
                     )
+                date = m.get("date")
+                if isinstance(date, str) and LOCAL_DATE_RE.match(date):
+                    local_text = date
 
             target = None
             topic = None
@@ -352,6 +369,8 @@ class ExportCollector:
             self.sender.append(sender)
             self.sender_name.append(str_or_none(name))
             self.unix.append(seconds)
+            self.msg_file.append(file_code)
+            self.msg_local.append(local_text)
             self.reply_target.append(target)
             self.topic.append(topic)
             self.is_service.append(service)
@@ -389,14 +408,26 @@ class ExportCollector:
             if not isinstance(recent, dict) or recent.get("from_id") is None:
                 continue
             when: object = None
+            local = None
+            date = recent.get("date")
             if recent.get("date_unixtime") is not None:
                 when = as_int(recent["date_unixtime"])
-            elif isinstance(recent.get("date"), str) and OFFSET_RE.search(recent["date"]):
-                when = recent["date"]
+            elif isinstance(date, str) and OFFSET_RE.search(date):
+                when = date
+            elif isinstance(date, str) and LOCAL_DATE_RE.match(date):
+                local = date  # exporter's local time: converted if its offset can be inferred
             self.reactions.append(
-                (index, str(recent["from_id"]), str_or_none(recent.get("from")), emoji, 1, when)
+                (
+                    index,
+                    str(recent["from_id"]),
+                    str_or_none(recent.get("from")),
+                    emoji,
+                    1,
+                    when,
+                    local,
+                )
             )
             named += 1
         if count - named > 0:
-            self.reactions.append((index, None, None, emoji, count - named, None))
+            self.reactions.append((index, None, None, emoji, count - named, None, None))
         return count

@@ -3,11 +3,14 @@
 Part of :mod:`analysis.ingest.telegram` (whose docstring states the field mapping and the
 provenance keys). :func:`build_tables` turns the lists of an
 :class:`~analysis.ingest._telegram_json.ExportCollector` into frames in one vectorised pass:
-timestamps, the reply structure (:mod:`analysis.ingest._telegram_threads`), reactions, members
-with their join dates and roster fields, and finally one pseudonym mapping for every platform id.
+timestamps, the reply structure (:mod:`analysis.ingest._telegram_threads`), reactions (with the
+exporting computer's UTC offset inferred per file, :func:`exporter_clocks`), members with their
+join dates and roster fields, and finally one pseudonym mapping for every platform id.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,7 +25,43 @@ from analysis.ingest._telegram_threads import resolve_conversations
 from analysis.pseudonym import Pseudonymizer
 from analysis.schema import UTC_DTYPE, Tables
 
-__all__ = ["build_tables"]
+__all__ = ["MIN_DST_RUN_S", "ExporterClock", "build_tables", "exporter_clocks"]
+
+#: Two offsets one hour apart are read as a zone with daylight saving time only if every stretch
+#: of one offset between two switches lasts at least this long (seconds); real DST periods last
+#: months, while a file merged from machines in two zones flips back and forth.
+MIN_DST_RUN_S = 7 * 86_400
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ExporterClock:
+    """The UTC offset of the computer that wrote one export file, as inferred from its messages.
+
+    ``label`` is ``"+03:00"`` (one offset), ``"+01:00/+02:00"`` (two offsets one hour apart
+    switching like daylight saving time), ``"variable"`` (inconsistent offsets) or ``"unknown"``
+    (no message with both ``date`` and ``date_unixtime``). For the first two, ``local_ns`` holds the
+    local times of the messages with both fields (naive nanoseconds, sorted) and ``offset_ns`` the
+    offset of each; otherwise both are empty and local times cannot be converted.
+    """
+
+    label: str
+    local_ns: np.ndarray
+    offset_ns: np.ndarray
+
+    @property
+    def usable(self) -> bool:
+        """Whether local times of this file can be converted to UTC."""
+        return len(self.local_ns) > 0
+
+    def to_utc_ns(self, local_ns: np.ndarray) -> np.ndarray:
+        """UTC nanoseconds of local times: minus the offset of the message nearest in time."""
+        if len(self.local_ns) == 1:
+            return local_ns - self.offset_ns[0]
+        right = np.searchsorted(self.local_ns, local_ns).clip(1, len(self.local_ns) - 1)
+        left = right - 1
+        closer_left = (local_ns - self.local_ns[left]) <= (self.local_ns[right] - local_ns)
+        return local_ns - self.offset_ns[np.where(closer_left, left, right)]
 
 
 def build_tables(
@@ -96,7 +135,9 @@ def build_tables(
         }
     )
 
-    reactions, reaction_ns = _reactions_frame(rows, mids, created_ns, provenance)
+    clocks = exporter_clocks(rows)
+    provenance["messages.created_at.exporter_utc_offset"] = _offset_summary(rows, clocks)
+    reactions, reaction_ns = _reactions_frame(rows, mids, created_ns, clocks, provenance)
     members = _members_frame(rows, created_ns, reactions, reaction_ns, roster, provenance)
     _pseudonymise(members, messages, reactions, pseudonymizer)
     reactions = reactions.drop(columns=["reactor_name"])  # only needed for display names
@@ -172,11 +213,81 @@ def _created_ns(rows: ExportCollector, provenance: dict[str, str]) -> np.ndarray
     return created_ns
 
 
+def exporter_clocks(rows: ExportCollector) -> list[ExporterClock]:
+    """The exporting computer's UTC offset of each export file (in ``rows.files`` order).
+
+    A message with both a local ``date`` (no offset) and ``date_unixtime`` shows the offset
+    ``date − date_unixtime``. A file's offsets are usable when they take one value, or two values
+    one hour apart that are piecewise constant in time (sorted by ``date_unixtime``, every stretch
+    between two switches lasts at least :data:`MIN_DST_RUN_S`): a zone with daylight saving time.
+    Anything else is ``"variable"``; a file without such messages is ``"unknown"``.
+    """
+    n_files = len(rows.files)
+    empty = np.array([], dtype=np.int64)
+    texts = pd.Series(rows.msg_local, dtype=object)
+    local = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+    ok = local.notna().to_numpy(dtype=bool)
+    local_ns = np.zeros(len(texts), dtype=np.int64)
+    if ok.any():
+        local_ns[ok] = local[ok].to_numpy("datetime64[ns]").view(np.int64)
+    unix_ns = np.array(rows.unix, dtype=np.int64) * _NS
+    offset_ns = local_ns - unix_ns
+    file_of = np.array(rows.msg_file, dtype=np.int64)
+    clocks = []
+    for f in range(n_files):
+        sel = ok & (file_of == f)
+        if not sel.any():
+            clocks.append(ExporterClock("unknown", empty, empty))
+            continue
+        off, t = offset_ns[sel], unix_ns[sel]
+        values = np.unique(off)
+        one_hour_apart = len(values) == 2 and values[1] - values[0] == 3600 * _NS
+        if len(values) == 1:
+            label = _format_offset(int(values[0]))
+        elif one_hour_apart and _switches_like_dst(t, off):
+            label = f"{_format_offset(int(values[0]))}/{_format_offset(int(values[1]))}"
+        else:
+            clocks.append(ExporterClock("variable", empty, empty))
+            continue
+        order = np.argsort(local_ns[sel], kind="stable")
+        clocks.append(ExporterClock(label, local_ns[sel][order], off[order]))
+    return clocks
+
+
+def _switches_like_dst(unix_ns: np.ndarray, offset_ns: np.ndarray) -> bool:
+    """Whether the offsets, in time order, change only between long stretches (DST switches)."""
+    order = np.argsort(unix_ns, kind="stable")
+    t, off = unix_ns[order], offset_ns[order]
+    starts = t[np.flatnonzero(off[1:] != off[:-1]) + 1]  # first message after each switch
+    return bool(len(starts) < 2 or np.diff(starts).min() >= MIN_DST_RUN_S * _NS)
+
+
+def _format_offset(offset_ns: int) -> str:
+    """``+03:00``, ``-05:30``, ``+00:00`` (seconds appended if any: ``+00:20:05``)."""
+    sign = "-" if offset_ns < 0 else "+"
+    minutes, seconds = divmod(abs(offset_ns) // _NS, 60)
+    text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{text}:{seconds:02d}" if seconds else text
+
+
+def _offset_summary(rows: ExportCollector, clocks: list[ExporterClock]) -> str:
+    """One label if every file that gave messages agrees, else the files' labels joined by ``;``."""
+    used = set(rows.msg_file)
+    labels = [clock.label for f, clock in enumerate(clocks) if f in used]
+    if not labels:
+        return "unknown"
+    return labels[0] if len(set(labels)) == 1 else "; ".join(labels)
+
+
 def _reactions_frame(
-    rows: ExportCollector, mids: np.ndarray, created_ns: np.ndarray, provenance: dict[str, str]
+    rows: ExportCollector,
+    mids: np.ndarray,
+    created_ns: np.ndarray,
+    clocks: list[ExporterClock],
+    provenance: dict[str, str],
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The reactions (raw reactor ids, with ``reactor_name``) and when each was at the latest."""
-    cols = ["msg", "member_id", "reactor_name", "emoji", "count", "when"]
+    cols = ["msg", "member_id", "reactor_name", "emoji", "count", "when", "local"]
     df = pd.DataFrame(rows.reactions, columns=cols)
     df = df[df["count"] >= 1].reset_index(drop=True)
     when = df["when"]
@@ -190,6 +301,7 @@ def _reactions_frame(
             when[is_text], format="ISO8601", utc=True, errors="coerce"
         )
     msg = df["msg"].to_numpy(dtype=np.int64)
+    inferred_n = _infer_reacted_at(rows, df["local"], msg, clocks, reacted)
     out = pd.DataFrame(
         {
             "message_id": mids[msg] if len(df) else np.array([], dtype=object),
@@ -211,10 +323,45 @@ def _reactions_frame(
     provenance["reactions.member_id"] = _share_label(named_n, named_n + unnamed_n)
     provenance["reactions.member_id.named_n"] = str(named_n)
     provenance["reactions.member_id.unnamed_n"] = str(unnamed_n)
-    provenance["reactions.reacted_at"] = _share_label(
-        int(out["reacted_at"].notna().sum()), named_n + unnamed_n
+    provenance["reactions.reacted_at"] = (
+        "inferred"
+        if inferred_n
+        else _share_label(int(out["reacted_at"].notna().sum()), named_n + unnamed_n)
     )
+    provenance["reactions.reacted_at.inferred_n"] = str(inferred_n)
     return out, reaction_ns
+
+
+def _infer_reacted_at(
+    rows: ExportCollector,
+    local: pd.Series,
+    msg: np.ndarray,
+    clocks: list[ExporterClock],
+    reacted: pd.Series,
+) -> int:
+    """Fill ``reacted`` (in place) from reactors' local dates where the file's offset is known.
+
+    Returns how many reaction times were inferred.
+    """
+    if not any(clock.usable for clock in clocks):
+        return 0
+    parsed = pd.to_datetime(local, format="ISO8601", errors="coerce")
+    has_local = (parsed.notna() & reacted.isna()).to_numpy(dtype=bool)
+    if not has_local.any():
+        return 0
+    local_ns = np.zeros(len(local), dtype=np.int64)
+    local_ns[has_local] = parsed[has_local].to_numpy("datetime64[ns]").view(np.int64)
+    file_of = np.array(rows.msg_file, dtype=np.int64)[msg] if len(msg) else msg
+    utc_ns = np.zeros(len(local), dtype=np.int64)
+    done = np.zeros(len(local), dtype=bool)
+    for f, clock in enumerate(clocks):
+        sel = has_local & (file_of == f)
+        if clock.usable and sel.any():
+            utc_ns[sel] = clock.to_utc_ns(local_ns[sel])
+            done |= sel
+    if done.any():
+        reacted[done] = pd.Series(pd.to_datetime(utc_ns[done], utc=True), index=reacted.index[done])
+    return int(done.sum())
 
 
 def _members_frame(

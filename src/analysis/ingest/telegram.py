@@ -16,11 +16,12 @@ Ids
     :class:`analysis.pseudonym.Pseudonymizer` (``platform="telegram"``).
 Time
     ``created_at`` comes from ``date_unixtime`` (unix seconds, UTC). The ``date`` field is the
-    *exporting computer's local time without an offset* and is never used when
-    ``date_unixtime`` exists. Old exports without ``date_unixtime`` are an error unless the caller
-    passes ``assume_timezone`` (e.g. ``"Europe/Moscow"``), the zone of the computer that made the
-    export; ``date`` is then read in that zone (ambiguous times in a DST fall-back hour are read as
-    the first occurrence) and provenance says so.
+    *exporting computer's local time without an offset* and is never used for ``created_at``
+    when ``date_unixtime`` exists (only, compared with it, to infer the exporter's UTC offset
+    for reaction times: see Reactions). Old exports without ``date_unixtime`` are an error
+    unless the caller passes ``assume_timezone`` (e.g. ``"Europe/Moscow"``), the zone of the
+    computer that made the export; ``date`` is then read in that zone (ambiguous times in a DST
+    fall-back hour are read as the first occurrence) and provenance says so.
 Replies and threads
     ``reply_to_message_id`` (with ``reply_to_peer_id`` for replies into another chat) gives
     ``reply_to_id`` (``reply_source="explicit"``). A reply whose target is not in the data
@@ -62,9 +63,30 @@ Reactions
     One row per reaction entry and named reactor in ``recent`` (``count`` 1), plus one row with
     ``member_id`` null for the unnamed remainder (``count − len(recent)``) when positive.
     ``emoji`` is the emoji, ``"custom:<document_id>"`` for custom emoji, ``"paid"`` for paid
-    reactions. A reactor's ``date`` is local time without an offset in real exports, so
-    ``reacted_at`` is null unless the value carries an offset (or the entry has
-    ``date_unixtime``); provenance says how many are known. ``n_reactions`` = the sum of counts.
+    reactions. ``n_reactions`` = the sum of counts. ``reacted_at`` is null for the unnamed
+    remainder. For a named reactor it comes from the entry's ``date_unixtime`` or from a ``date``
+    that carries an offset (``observed``). In real exports a reactor's ``date`` is the exporting
+    computer's local time *without* an offset; it is then converted with the exporter's UTC offset
+    inferred per export file (``inferred``):
+
+    * every message with both a local ``date`` (no offset) and ``date_unixtime`` shows the offset
+      ``date − date_unixtime``;
+    * if a file's offsets all take one value, each reactor's ``date`` minus that offset is
+      ``reacted_at``;
+    * if they take exactly two values one hour apart that are piecewise constant in time — sorted
+      by ``date_unixtime`` the offset changes only between stretches of at least 7 days, as in a
+      zone with daylight saving time (e.g. Europe/Berlin, ``+01:00/+02:00``) — a reactor's
+      ``date`` is converted with the offset of the message nearest to it in local time. Near a
+      switch this can be off by one hour: a reaction between the last message before a switch
+      and the first message after it gets the offset of the nearer of the two, so in a busy chat
+      only reactions within about an hour of the switch (the hour that is skipped or repeated)
+      are at risk, in a quiet one more;
+    * otherwise (two offsets not one hour apart or flipping back and forth — e.g. a file merged
+      from computers in several zones —, three or more offsets, or no message with both fields,
+      such as an old export read with ``assume_timezone``) ``reacted_at`` stays null.
+
+    A reaction time makes a reactor count as active (:mod:`analysis.health`) and can be their
+    first activity (``joined_at``).
 Skipped
     ``"type": "unsupported"`` (and other unknown types) and messages without any sender id
     (service actions like ``send_payment``; in channels a missing sender is the channel itself)
@@ -78,7 +100,10 @@ dropped and counted).
 Provenance keys (``Tables.provenance``; counts are decimal strings)
 -------------------------------------------------------------------
 ``messages.created_at`` (observed | inferred | mixed), ``messages.created_at.assumed_timezone``,
-``messages.created_at.from_local_date_n``, ``messages.reply_to_id`` (observed),
+``messages.created_at.from_local_date_n``, ``messages.created_at.exporter_utc_offset`` (the
+exporting computer's offset inferred as described under Reactions: ``+03:00``, ``+01:00/+02:00``
+for a zone with daylight saving time, ``variable`` or ``unknown``; with several files whose labels
+differ, each file's label joined by ``"; "`` in file order), ``messages.reply_to_id`` (observed),
 ``messages.reply_to_id.explicit_n``, ``messages.reply_to_id.dangling_n``, ``messages.thread_id``,
 ``messages.channel_id``, ``messages.kind``, ``messages.text``, ``messages.member_id`` (observed),
 ``messages.skipped_unsupported_n``, ``messages.skipped_no_sender_n``,
@@ -89,7 +114,9 @@ Provenance keys (``Tables.provenance``; counts are decimal strings)
 absent), ``members.is_staff`` (observed with a roster, else inferred),
 ``members.roster_unmatched_n``, ``channels.kind`` (observed), ``reactions.count`` (observed),
 ``reactions.member_id`` (observed | partial | absent), ``reactions.member_id.named_n``,
-``reactions.member_id.unnamed_n``, ``reactions.reacted_at`` (observed | partial | absent).
+``reactions.member_id.unnamed_n``, ``reactions.reacted_at`` (inferred when any reaction time
+came from a local ``date`` and the inferred offset; else observed | partial | absent),
+``reactions.reacted_at.inferred_n`` (reaction rows whose time was inferred that way).
 
 Implementation
 --------------
