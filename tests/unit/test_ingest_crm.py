@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import config
 from analysis.ingest import (
     CsvFormatError,
     ingest_raw_dir,
@@ -17,19 +16,11 @@ from analysis.ingest import (
     read_orders,
     read_roster,
 )
-from analysis.pseudonym import Pseudonymizer
 
 T0 = 1_704_888_000  # 2024-01-10 12:00:00 UTC
 
 
-@pytest.fixture(autouse=True)
-def _key_env(monkeypatch):
-    monkeypatch.setenv(config.PSEUDONYM_KEY_ENV, "test-key-not-secret")
-
-
-@pytest.fixture
-def pseudo() -> Pseudonymizer:
-    return Pseudonymizer()
+pytestmark = pytest.mark.usefixtures("_key_env")
 
 
 def write(path: Path, text: str) -> Path:

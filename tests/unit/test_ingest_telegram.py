@@ -20,14 +20,7 @@ SAMPLES = config.SHARED_DIR / "data" / "telegram-export-samples"
 T0 = 1_704_888_000  # 2024-01-10 12:00:00 UTC
 
 
-@pytest.fixture(autouse=True)
-def _key_env(monkeypatch):
-    monkeypatch.setenv(config.PSEUDONYM_KEY_ENV, "test-key-not-secret")
-
-
-@pytest.fixture
-def pseudo() -> Pseudonymizer:
-    return Pseudonymizer()
+pytestmark = pytest.mark.usefixtures("_key_env")
 
 
 def sample(name: str) -> Path:

@@ -25,6 +25,7 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
+from analysis.results import Result
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def binary_outcome_counts(community: Community, experiment_id: str, metric: str)
 
 
 @dataclass(frozen=True)
-class BinaryMetricResult:
+class BinaryMetricResult(Result):
     """An experiment's binary metric: exposure counts and the two-proportion comparison.
 
     Attributes
@@ -130,7 +131,7 @@ class BinaryMetricResult:
     metric: str
     counts: pd.DataFrame
     comparison: Any
-    title: str = "Experiment"
+    title: str = "Experiment metric"
 
     def to_frame(self) -> pd.DataFrame:
         return self.comparison.to_frame()
@@ -156,15 +157,6 @@ class BinaryMetricResult:
             "unexposed_units": int(self.counts["unexposed"].sum()),
             **self.comparison.to_dict(),
         }
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return (
-            f"<div class='wb-result'><h4>{html.escape(self.experiment_id)}: "
-            f"{html.escape(self.metric)}</h4><p>{html.escape(self.summary())}</p>"
-            f"{self.to_frame().to_html(escape=True)}</div>"
-        )
 
 
 def analyse_binary_metric(
