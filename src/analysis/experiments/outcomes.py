@@ -1,19 +1,8 @@
-"""Per-unit experiment outcomes derived from community activity, reduced on the engine.
+"""Binary experiment metrics from community activity: counts per variant and their comparison.
 
-Units are the ``assignments`` rows of one experiment; their outcomes come from ``messages``.
-A unit counts only once it has been exposed long enough for the metric: a unit assigned at
-``t`` enters a metric with window ``[t + start, t + end)`` only if ``t + end`` is not after the
-end of the data (the last message), so a week-4 retention rate never includes units assigned
-ten days ago.
-
-Binary metrics
---------------
-``first_post_7d``
-    The unit wrote at least one message (any kind but ``service``) in ``[t, t + 7 days)``.
-``retained_week1``
-    At least one message in ``[t + 7 days, t + 14 days)``.
-``retained_week4``
-    At least one message in ``[t + 21 days, t + 28 days)``.
+The metrics and the exposure rule are defined in :mod:`analysis.experiments.unit_metrics`;
+this module reduces a binary metric to ``n`` and ``successes`` per variant and compares two
+variants with the two-proportion test.
 """
 
 from __future__ import annotations
@@ -21,71 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from analysis.data import Community
+from analysis.experiments.unit_metrics import (
+    COMMUNITY_METRICS,
+    community_metric,
+    metric_stats,
+    unit_outcomes_expr,
+)
 from analysis.results import Result
 
-
-@dataclass(frozen=True)
-class WindowMetric:
-    """A binary "did the unit post in this window after assignment" metric."""
-
-    name: str
-    start_days: int
-    end_days: int
-    description: str
-
-
-BINARY_METRICS: dict[str, WindowMetric] = {
-    m.name: m
-    for m in (
-        WindowMetric("first_post_7d", 0, 7, "posted within 7 days of assignment"),
-        WindowMetric("retained_week1", 7, 14, "posted in days 7–13 after assignment"),
-        WindowMetric("retained_week4", 21, 28, "posted in days 21–27 after assignment"),
-    )
-}
-
-
-def binary_metric(name: str) -> WindowMetric:
-    """Look up a binary metric by name, with a clear error listing the known ones."""
-    try:
-        return BINARY_METRICS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown experiment metric {name!r}; known binary metrics: {sorted(BINARY_METRICS)}"
-        ) from None
-
-
-def binary_outcome_counts_expr(
-    community: Community, experiment_id: str, metric: str, data_end: pd.Timestamp
-) -> Any:
-    """Counts per variant as an ibis expression: ``variant``, ``n``, ``successes``."""
-    spec = binary_metric(metric)
-    assignments = community.table("assignments")
-    units = assignments.filter(assignments.experiment_id == experiment_id)
-    units = units.select(
-        unit_id=units.unit_id,
-        variant=units.variant,
-        window_start=units.assigned_at + ibis.interval(days=spec.start_days),
-        window_end=units.assigned_at + ibis.interval(days=spec.end_days),
-    )
-    units = units.filter(units.window_end <= ibis.literal(data_end, type="timestamp('UTC')"))
-    msgs = community.messages.filter(community.messages.kind != "service")
-    hits = units.join(
-        msgs,
-        (units.unit_id == msgs.member_id)
-        & (msgs.created_at >= units.window_start)
-        & (msgs.created_at < units.window_end),
-    ).select(units.unit_id)
-    converted = hits.distinct().mutate(converted=ibis.literal(1))
-    per_unit = units.left_join(converted, units.unit_id == converted.unit_id).select(
-        variant=units.variant, converted=converted.converted.fill_null(0)
-    )
-    return per_unit.group_by("variant").aggregate(
-        n=per_unit.count(), successes=per_unit.converted.sum()
-    )
+BINARY_METRICS = {name: m for name, m in COMMUNITY_METRICS.items() if m.kind == "binary"}
 
 
 def binary_outcome_counts(community: Community, experiment_id: str, metric: str) -> pd.DataFrame:
@@ -97,6 +33,9 @@ def binary_outcome_counts(community: Community, experiment_id: str, metric: str)
         ``variant``, ``n`` (exposed units), ``successes``, ``assigned`` (all units assigned) and
         ``unexposed`` (assigned too recently to count), sorted by variant.
     """
+    spec = community_metric(metric)
+    if spec.kind != "binary":
+        raise ValueError(f"metric {metric!r} is {spec.kind}, not binary")
     assignments = community.table("assignments")
     units = assignments.filter(assignments.experiment_id == experiment_id)
     assigned = community.execute(units.group_by("variant").aggregate(assigned=units.count()))
@@ -106,8 +45,9 @@ def binary_outcome_counts(community: Community, experiment_id: str, metric: str)
             f"experiment {experiment_id!r} has no assignments in dataset '{community.name}'; "
             f"experiments present: {sorted(known['experiment_id'].tolist())}"
         )
-    end = community.last_message_at()
-    counts = community.execute(binary_outcome_counts_expr(community, experiment_id, metric, end))
+    per_unit = unit_outcomes_expr(community, experiment_id, community.last_message_at())
+    stats = metric_stats(per_unit, spec, execute=community.execute)
+    counts = stats.rename(columns={"sum_y": "successes"})[["variant", "n", "successes"]]
     out = assigned.merge(counts, on="variant", how="left").fillna({"n": 0, "successes": 0})
     out = out.astype({"n": "int64", "successes": "int64", "assigned": "int64"})
     out["unexposed"] = out["assigned"] - out["n"]
