@@ -25,9 +25,10 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 
 def _fmt_p(p: float) -> str:
+    """``p = 0.012`` or ``p < 0.001`` (``p n/a`` when undefined)."""
     if p is None or math.isnan(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Comparison(Result):
     metric : str
         Metric name.
     metric_type : str
-        ``mean``, ``ratio``, ``binary`` or ``rank`` (Mann–Whitney).
+        ``mean``, ``ratio``, ``binary``, ``rank`` (Mann–Whitney), or the bootstrapped statistic
+        (``mean``, ``median`` or a callable's name).
     control_name, treatment_name : str
     n_control, n_treatment : int
         Units in each arm.
@@ -143,14 +145,26 @@ class Comparison(Result):
             if self.significant
             else f"not significant at α = {self.alpha:g}"
         )
-        text = (
-            f"{self.metric}: {self.treatment_name} {_fmt(self.estimate_treatment)} vs "
-            f"{self.control_name} {_fmt(self.estimate_control)}; difference {_fmt(self.diff)} "
-            f"({level} CI {_fmt(self.diff_ci[0])} to {_fmt(self.diff_ci[1])}), relative "
-            f"{self.relative_lift:+.1%} ({level} CI {self.relative_lift_ci[0]:+.1%} to "
-            f"{self.relative_lift_ci[1]:+.1%}); p = {_fmt_p(self.p_value)}, {verdict} "
-            f"[{self.method}]."
+        parts = [f"{self.metric}:"]
+        if not (math.isnan(self.estimate_treatment) or math.isnan(self.estimate_control)):
+            parts.append(
+                f"{self.treatment_name} {_fmt(self.estimate_treatment)} vs "
+                f"{self.control_name} {_fmt(self.estimate_control)};"
+            )
+        label = "difference" if self.metric_type != "rank" else "location shift"
+        parts.append(
+            f"{label} {_fmt(self.diff)} ({level} CI {_fmt(self.diff_ci[0])} to "
+            f"{_fmt(self.diff_ci[1])})"
         )
+        if not math.isnan(self.relative_lift):
+            low, high = self.relative_lift_ci
+            interval = (
+                f" ({level} CI {low:+.1%} to {high:+.1%})"
+                if not (math.isnan(low) or math.isnan(high))
+                else ""
+            )
+            parts[-1] += f", relative {self.relative_lift:+.1%}{interval}"
+        text = " ".join(parts) + f"; {_fmt_p(self.p_value)}, {verdict} [{self.method}]."
         if self.notes:
             text += " " + " ".join(self.notes)
         return text
