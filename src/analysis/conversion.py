@@ -29,7 +29,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from analysis.data import Community
+from analysis.data import Community, utc_timestamp
 from analysis.experiments.tests import ProportionComparison, two_proportion_test
 from analysis.results import Result
 
@@ -150,8 +150,7 @@ def purchase_rate_by_membership(
     orders_end = community.execute(orders.ordered_at.max())
     if orders_end is None or pd.isna(orders_end):
         raise ValueError(f"dataset '{community.name}' has no orders, so no purchase is observed")
-    orders_end = pd.Timestamp(orders_end)
-    orders_end = orders_end.tz_localize("UTC") if orders_end.tzinfo is None else orders_end
+    orders_end = utc_timestamp(orders_end)
     counts = community.execute(
         purchase_counts_expr(community, window_days=window_days, orders_end=orders_end)
     )

@@ -44,6 +44,15 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def utc_timestamp(value: Any) -> pd.Timestamp:
+    """A timestamp in UTC: naive values are read as UTC, aware ones converted.
+
+    For user-given bounds such as ``"2024-03-01"``; data timestamps are always aware already.
+    """
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
@@ -308,8 +317,7 @@ class Community:
         value = self.execute(self.messages.created_at.max())
         if value is None or pd.isna(value):
             raise ValueError(f"dataset '{self.name}' has no messages, so nothing is observed")
-        ts = pd.Timestamp(value)
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return utc_timestamp(value)
 
     def provenance(self, field: str) -> str:
         """``observed`` / ``inferred`` / ... for a field such as ``messages.reply_to_id``."""
@@ -331,5 +339,6 @@ __all__ = [
     "read_tables",
     "replace_dir",
     "spark_backend",
+    "utc_timestamp",
     "write_dataset",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from analysis.data import Community
+from analysis.data import Community, utc_timestamp
 from analysis.results import Result
 
 
@@ -39,9 +39,9 @@ def reply_edges_expr(
     sources = ["explicit", "inferred"] if include_inferred else ["explicit"]
     replies = replies.filter(replies.reply_source.isin(sources))
     if start is not None:
-        replies = replies.filter(replies.created_at >= pd.Timestamp(start, tz="UTC"))
+        replies = replies.filter(replies.created_at >= utc_timestamp(start))
     if end is not None:
-        replies = replies.filter(replies.created_at < pd.Timestamp(end, tz="UTC"))
+        replies = replies.filter(replies.created_at < utc_timestamp(end))
     parents = msgs.select(parent_id=msgs.message_id, target=msgs.member_id)
     pairs = replies.join(parents, replies.reply_to_id == parents.parent_id).select(
         source=replies.member_id, target=parents.target

@@ -85,3 +85,10 @@ def test_empty_network_is_described_not_crashed():
     overview = network_overview(Community.from_tables(Tables(members=members, messages=messages)))
     assert overview.n_nodes == 0
     assert "no reply network" in overview.summary()
+
+
+def test_date_bounds_accept_aware_and_naive_times(tiny_tables):
+    community = Community.from_tables(tiny_tables)
+    aware = reply_graph(community, end=pd.Timestamp("2024-01-10 00:00", tz="Europe/Moscow"))
+    naive = reply_graph(community, end="2024-01-09 21:00")
+    assert sorted(aware.edges) == sorted(naive.edges) == [("b", "a")]
