@@ -57,3 +57,32 @@ def test_experiment_counts_identical(engines, metric):
 def test_purchase_comparison_identical(engines):
     a, b = (purchase_rate_by_membership(c, window_days=60).to_dict() for c in engines)
     assert a == b
+
+
+def test_experiment_unit_metrics_identical(engines):
+    from analysis.experiments.unit_metrics import (
+        COMMUNITY_METRICS,
+        metric_stats,
+        unit_outcomes_expr,
+    )
+
+    frames = []
+    for community in engines:
+        per_unit = unit_outcomes_expr(community, "onboarding-v2", community.last_message_at())
+        rows = []
+        for metric in COMMUNITY_METRICS.values():
+            stats = metric_stats(
+                per_unit,
+                metric,
+                execute=community.execute,
+                by=("variant", "source"),
+                covariate="messages_pre28d" if metric.kind == "mean" else None,
+            )
+            rows.append(stats.assign(metric=metric.name))
+        frames.append(
+            pd.concat(rows)
+            .sort_values(["metric", "variant", "source"])
+            .reset_index(drop=True)[["metric", "variant", "source", "n", "sum_y", "sum_y2"]]
+        )
+    assert frames[0]["n"].sum() > 1000
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
