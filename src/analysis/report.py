@@ -101,6 +101,26 @@ class Findings:
         }
 
 
+@dataclass
+class Bullets:
+    """A titled list of plain-language lines (escaped) for notebooks and reports."""
+
+    title: str
+    lines: Sequence[str]
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(str(s))}</li>" for s in self.lines)
+        return f"<div class='wb-bullets'><h4>{html.escape(self.title)}</h4><ul>{items}</ul></div>"
+
+    def __repr__(self) -> str:
+        return "\n".join([self.title, *(f"- {s}" for s in self.lines)])
+
+
+def bullets(title: str, lines: Sequence[str]) -> Bullets:
+    """Show ``lines`` as a titled bullet list (every line escaped)."""
+    return Bullets(title, list(lines))
+
+
 def findings(study: str, statements: Sequence[str], **figures: Any) -> Findings:
     """Build a :class:`Findings` block; display it as the last expression of a notebook cell."""
     return Findings(study=study, statements=list(statements), figures=figures)

@@ -30,8 +30,6 @@ from analysis.experiments.means import welch_test
 from analysis.experiments.nonparametric import bootstrap_difference, mann_whitney
 from analysis.experiments.outcomes import (
     BINARY_METRICS,
-    BinaryMetricResult,
-    analyse_binary_metric,
     binary_outcome_counts,
 )
 from analysis.experiments.power import (
@@ -70,7 +68,6 @@ __all__ = [
     "RATE_CI_METHOD",
     "RELATIVE_CI_METHOD",
     "BayesResult",
-    "BinaryMetricResult",
     "Comparison",
     "ExperimentAnalysis",
     "MetricFamily",
@@ -82,7 +79,6 @@ __all__ = [
     "UnitTable",
     "UnitTableError",
     "adjust_pvalues",
-    "analyse_binary_metric",
     "analyse_experiment",
     "analyse_unit_table",
     "bayes_binomial",

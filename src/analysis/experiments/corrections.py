@@ -543,7 +543,7 @@ def decide(comparisons: Iterable[Any], family: MetricFamily) -> pd.DataFrame:
     comparisons : iterable
         :class:`~analysis.experiments.effects.Comparison` objects, or any objects with the
         attributes of rule 1. An object with ``metric`` and a ``comparison`` attribute but no
-        ``diff`` (e.g. :class:`~analysis.experiments.outcomes.BinaryMetricResult`, wrapping a
+        ``diff`` (e.g. a wrapper object holding a
         :class:`~analysis.experiments.tests.ProportionComparison`) is unwrapped.
     family : MetricFamily
 
@@ -561,7 +561,7 @@ def decide(comparisons: Iterable[Any], family: MetricFamily) -> pd.DataFrame:
     by_key: dict[tuple[str, str], Any] = {}
     arms: list[str] = []
     for item in comparisons:
-        # A wrapper such as BinaryMetricResult carries the metric and a ``comparison``.
+        # A wrapper object carries the metric and a ``comparison``.
         c = item.comparison if hasattr(item, "comparison") and not hasattr(item, "diff") else item
         metric, arm = str(item.metric), str(c.treatment_name)
         family.role(metric)

@@ -247,6 +247,66 @@ class ExperimentAnalysis(Result):
     def to_frame(self) -> pd.DataFrame:
         return self.decisions.copy()
 
+    def results_table(self) -> pd.DataFrame:
+        """One readable row per metric × arm: values, effect with interval, p, decision."""
+        rows = []
+        for c in self.comparisons:
+            pct = c.metric_type == "binary"
+            rows.append(
+                {
+                    "metric": c.metric,
+                    "arm": c.treatment_name,
+                    "control": _value(c.estimate_control, pct),
+                    "treatment": _value(c.estimate_treatment, pct),
+                    "effect": _effect(c.diff, pct),
+                    f"{1 - c.alpha:.0%} CI": _interval(c.diff_ci, pct),
+                    "relative": _relative(c.relative_lift),
+                    "p": _p(c.p_value),
+                    "adjusted p": _p(self._adjusted(c)),
+                    "decision": self._decision(c),
+                    "method": c.method,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _adjusted(self, c: Comparison) -> float:
+        rows = self.decisions[
+            (self.decisions["metric"] == c.metric) & (self.decisions["arm"] == c.treatment_name)
+        ]
+        return float(rows["adjusted_p"].iloc[0]) if len(rows) else math.nan
+
+    def segment_table(self) -> pd.DataFrame:
+        """Segments formatted for reading (Benjamini–Hochberg adjusted p per metric)."""
+        if self.segments.empty:
+            return self.segments
+        seg = self.segments
+        binary = {c.metric for c in self.comparisons if c.metric_type == "binary"}
+        pct = seg["metric"].isin(binary)
+        return pd.DataFrame(
+            {
+                "segment": seg["segment"] + " = " + seg["value"],
+                "metric": seg["metric"],
+                "arm": seg["arm"],
+                "units": (seg["n_control"] + seg["n_treatment"]).map("{:,}".format),
+                "effect": [_effect(d, b) for d, b in zip(seg["diff"], pct, strict=True)],
+                "95% CI": [
+                    _interval((lo, hi), b)
+                    for lo, hi, b in zip(seg["ci_low"], seg["ci_high"], pct, strict=True)
+                ],
+                "adjusted p": seg["adjusted_p"].map(_p),
+            }
+        )
+
+    def checks(self) -> list[str]:
+        """The trust checks in plain words: sample ratio, time to run, interference, notes."""
+        lines = [self.srm.summary()]
+        if self.plan is not None:
+            lines.append(self.plan.summary())
+        if self.interference is not None:
+            lines.append(self.interference.summary())
+        lines.extend(self.notes)
+        return lines
+
     def summary(self) -> str:
         return " ".join(self.verdicts())
 
@@ -345,6 +405,33 @@ class ExperimentAnalysis(Result):
                 "interference": None if self.interference is None else self.interference.summary(),
             }
         )
+
+
+def _value(v: float, pct: bool) -> str:
+    return "" if math.isnan(v) else (f"{v:.1%}" if pct else f"{v:,.3g}")
+
+
+def _effect(v: float, pct: bool) -> str:
+    return "" if math.isnan(v) else (f"{v * 100:+.1f} pp" if pct else f"{v:+,.3g}")
+
+
+def _interval(ci: tuple[float, float], pct: bool) -> str:
+    lo, hi = ci
+    if math.isnan(lo) or math.isnan(hi):
+        return ""
+    if pct:
+        return f"{lo * 100:+.1f} to {hi * 100:+.1f}"
+    return f"{lo:+,.3g} to {hi:+,.3g}"
+
+
+def _relative(v: float) -> str:
+    return "" if math.isnan(v) else f"{v:+.1%}"
+
+
+def _p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def verdict_sentence(c: Comparison, decision: str = "") -> str:
