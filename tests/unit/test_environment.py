@@ -19,9 +19,14 @@ ROOT = config.PROJ_ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
+#: conda-forge packages whose name differs from the PyPI distribution's
+CONDA_TO_PYPI = {"python-igraph": "igraph"}
+
+
 def _normalise(requirement: str) -> tuple[str, str]:
     req = Requirement(requirement)
-    return re.sub(r"[-_.]+", "-", req.name).lower(), str(req.specifier)
+    name = re.sub(r"[-_.]+", "-", req.name).lower()
+    return CONDA_TO_PYPI.get(name, name), str(req.specifier)
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
