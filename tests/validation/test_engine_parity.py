@@ -11,19 +11,9 @@ import pytest
 
 from analysis import health, network
 from analysis.conversion import purchase_rate_by_membership
-from analysis.data import Community
 from analysis.experiments.outcomes import binary_outcome_counts
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def engines(synthetic_dataset):
-    pytest.importorskip("pyspark", reason="install the spark extra: pip install -e '.[spark]'")
-    from analysis.data import spark_backend
-
-    processed, _, _ = synthetic_dataset
-    return Community.load(processed), Community.load(processed, backend=spark_backend())
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
