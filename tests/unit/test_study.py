@@ -155,3 +155,20 @@ def test_zero_variance_arms_do_not_crash():
     result = analyse_unit_table(read_unit_table(frame, metrics=["y"]))
     c = result.comparison("y", "treatment")
     assert c.diff == 0 and (math.isnan(c.p_value) or c.p_value == 1.0)
+
+
+def test_bayes_rank_and_omnibus_checks(result, table):
+    f = table.frame
+    bayes = result.bayes[("converted", "treatment")]
+    c, t = _stats(f, "control", "converted"), _stats(f, "treatment", "converted")
+    from analysis.experiments import bayes_binomial
+
+    direct = bayes_binomial(round(c.sum_y), c.n, round(t.sum_y), t.n)
+    assert bayes.chance_to_win == pytest.approx(direct.chance_to_win, rel=1e-12)
+    assert ("replies/visits", "treatment") not in result.bayes  # no Bayesian model for ratios
+    table_view = result.results_table().set_index(["metric", "arm"])
+    assert table_view.loc[("converted", "treatment"), "P(beat control)"].endswith("%")
+    checks = " ".join(result.checks())
+    assert "All arms together on converted: χ²(2)" in checks  # three arms → omnibus test
+    assert "Rank check for messages (treatment): Mann–Whitney p =" in checks
+    assert "agrees with the test on means" in checks  # a real shift in messages

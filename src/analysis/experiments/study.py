@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community
+from analysis.experiments.bayes import bayes_binomial, bayes_means
 from analysis.experiments.corrections import MetricFamily, adjust_pvalues, decide
 from analysis.experiments.cuped import cuped_test
 from analysis.experiments.design import (
@@ -45,6 +46,7 @@ from analysis.experiments.design import (
 )
 from analysis.experiments.effects import Comparison
 from analysis.experiments.means import welch_test
+from analysis.experiments.nonparametric import mann_whitney
 from analysis.experiments.power import sample_size_means, sample_size_proportions, time_to_run
 from analysis.experiments.ratio import ratio_test
 from analysis.experiments.sequential import (
@@ -53,7 +55,11 @@ from analysis.experiments.sequential import (
     sequential_welch,
 )
 from analysis.experiments.sufficient import SufficientStats, stats_from_frame
-from analysis.experiments.tests import ProportionComparison, two_proportion_test
+from analysis.experiments.tests import (
+    ProportionComparison,
+    proportions_chi2_test,
+    two_proportion_test,
+)
 from analysis.experiments.unit_metrics import (
     COVARIATE,
     MAX_WEEKS,
@@ -67,6 +73,8 @@ from analysis.experiments.unit_table import UnitTable
 from analysis.results import Result
 
 MODES = ("fixed", "sequential")
+#: Units per arm read for the rank (Mann–Whitney) check; larger arms are sampled with a seed.
+RANK_CHECK_MAX_UNITS = 200_000
 DEFAULT_METRICS = ("first_post_7d", "retained_week4", "messages_28d", "replies_per_message_28d")
 
 
@@ -179,6 +187,9 @@ class ExperimentAnalysis(Result):
         Effect (treatment − control) on weekly activity by week since assignment, with intervals.
     plan : Any
         "How much longer to run" for the first primary metric (a ``PowerPlan``), or None.
+    bayes : dict
+        ``(metric, arm)`` → Bayesian result (chance to beat control, expected loss, credible
+        interval): Beta–Binomial for binary metrics, normal approximation for means.
     interference : Any
         Spillover check on the reply graph (community experiments), or None.
     notes : tuple of str
@@ -198,6 +209,7 @@ class ExperimentAnalysis(Result):
     novelty: pd.DataFrame = field(repr=False)
     plan: Any = None
     interference: Any = None
+    bayes: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     notes: tuple[str, ...] = ()
     title: str = "Experiment"
 
@@ -263,6 +275,7 @@ class ExperimentAnalysis(Result):
                     "relative": _relative(c.relative_lift),
                     "p": _p(c.p_value),
                     "adjusted p": _p(self._adjusted(c)),
+                    "P(beat control)": _chance(self.bayes.get((c.metric, c.treatment_name))),
                     "decision": self._decision(c),
                     "method": c.method,
                 }
@@ -390,6 +403,9 @@ class ExperimentAnalysis(Result):
                     "p_value": c.p_value,
                     "method": c.method,
                     "decision": self._decision(c),
+                    "chance_to_beat_control": None
+                    if (c.metric, c.treatment_name) not in self.bayes
+                    else self.bayes[(c.metric, c.treatment_name)].chance_to_win,
                 }
             )
         return to_jsonable(
@@ -422,6 +438,10 @@ def _interval(ci: tuple[float, float], pct: bool) -> str:
     if pct:
         return f"{lo * 100:+.1f} to {hi * 100:+.1f}"
     return f"{lo:+,.3g} to {hi:+,.3g}"
+
+
+def _chance(result: Any) -> str:
+    return "" if result is None else f"{result.chance_to_win:.0%}"
 
 
 def _relative(v: float) -> str:
@@ -538,7 +558,95 @@ def _analyse(
     decisions = decide(comparisons, family) if comparisons else pd.DataFrame()
     segments = _segments(source, control, arms, alpha)
     plan = _plan(source, comparisons, primary, control, target_lift, days_running, alpha)
-    return comparisons, decisions, segments, plan, notes, srm
+    bayes = _bayes(source, control, arms, alpha)
+    notes.extend(_omnibus(source, control, arms))
+    notes.extend(_rank_checks(source, comparisons, control))
+    return comparisons, decisions, segments, plan, notes, srm, bayes
+
+
+def _bayes(source: _Source, control: str, arms: list[str], alpha: float) -> dict:
+    """Chance to beat control and risk per binary / mean metric × arm (flat priors)."""
+    out = {}
+    for metric in source.metrics:
+        if metric.kind == "ratio":
+            continue
+        stats = stats_from_frame(_metric_table(source, metric, ("variant",)))
+        for arm in arms:
+            c, t = stats.get(control), stats.get(arm)
+            if c is None or t is None or min(c.n, t.n) < 2:
+                continue
+            kw = {"metric": metric.name, "alpha": alpha, "control_name": control}
+            kw["treatment_name"] = arm
+            if metric.kind == "binary":
+                out[(metric.name, arm)] = bayes_binomial(
+                    round(c.sum_y), c.n, round(t.sum_y), t.n, **kw
+                )
+            elif c.mean_y != 0:
+                out[(metric.name, arm)] = bayes_means(_y_only(c), _y_only(t), **kw)
+    return out
+
+
+def _omnibus(source: _Source, control: str, arms: list[str]) -> list[str]:
+    """With more than one treatment arm: Pearson χ² across all arms for each binary metric."""
+    if len(arms) < 2:
+        return []
+    lines = []
+    for metric in source.metrics:
+        if metric.kind != "binary":
+            continue
+        stats = stats_from_frame(_metric_table(source, metric, ("variant",)))
+        names = [v for v in [control, *arms] if v in stats and stats[v].n > 0]
+        test = proportions_chi2_test(
+            [round(stats[v].sum_y) for v in names], [stats[v].n for v in names], names=names
+        )
+        p = "< 0.001" if test.p_value < 0.001 else f"{test.p_value:.3f}"
+        lines.append(
+            f"All arms together on {metric.name}: χ²({test.df:g}) = {test.statistic:.2f}, "
+            f"p = {p} (Pearson, no continuity correction)."
+        )
+    return lines
+
+
+def _rank_checks(source: _Source, comparisons: list[Comparison], control: str) -> list[str]:
+    """Mann–Whitney on the per-unit values of mean metrics: is the result driven by outliers?"""
+    lines = []
+    for c in comparisons:
+        metric = community_or_table_metric(source, c.metric)
+        if metric.kind != "mean" or source.cluster:
+            continue
+        table = source.per_unit.filter(source.per_unit.days_observed >= metric.window_days)
+        values = {}
+        for arm in (control, c.treatment_name):
+            part = table.filter(table.variant == arm)
+            column = part[metric.column].cast("float64").name("y")
+            frame = source.execute(part.select(column))
+            y = frame["y"].to_numpy()
+            if len(y) > RANK_CHECK_MAX_UNITS:
+                rng = np.random.default_rng(0)
+                y = rng.choice(y, RANK_CHECK_MAX_UNITS, replace=False)
+            values[arm] = y
+        if min(len(v) for v in values.values()) < 2:
+            continue
+        rank = mann_whitney(
+            values[control],
+            values[c.treatment_name],
+            metric=c.metric,
+            method="asymptotic",
+            alpha=c.alpha,
+        )
+        agree = (rank.p_value < c.alpha) == (c.p_value < c.alpha)
+        lines.append(
+            f"Rank check for {c.metric} ({c.treatment_name}): Mann–Whitney p = "
+            f"{rank.p_value:.3f}, probability that a treated unit exceeds a control unit "
+            f"{rank.extra['prob_superiority']:.2f}; "
+            + (
+                "agrees with the test on means."
+                if agree
+                else "DISAGREES with the test on "
+                "means: the mean effect may be driven by a few extreme units."
+            )
+        )
+    return lines
 
 
 def _clustered(source: _Source, metric: UnitMetric, control: str, arm: str, alpha: float) -> Any:
@@ -776,7 +884,7 @@ def analyse_experiment(
         segments=tuple(segments),
         assigned=assigned,
     )
-    comparisons, decisions, segment_table, plan, notes, srm = _analyse(
+    comparisons, decisions, segment_table, plan, notes, srm, bayes = _analyse(
         source,
         experiment_id=experiment_id,
         control=control,
@@ -819,6 +927,7 @@ def analyse_experiment(
         novelty=novelty,
         plan=plan,
         interference=spill,
+        bayes=bayes,
         notes=tuple(notes),
     )
 
@@ -921,7 +1030,7 @@ def analyse_unit_table(
         segments=table.segments,
         assigned={str(k): int(v) for k, v in counts.items()},
     )
-    comparisons, decisions, segment_table, _, notes, srm = _analyse(
+    comparisons, decisions, segment_table, _, notes, srm, bayes = _analyse(
         source,
         experiment_id=experiment_id,
         control=control,
@@ -950,5 +1059,6 @@ def analyse_unit_table(
         segments=segment_table,
         retention=empty,
         novelty=empty,
+        bayes=bayes,
         notes=tuple(notes),
     )
