@@ -66,8 +66,12 @@ def test_every_report_and_findings_file_exists(demo):
 def test_findings_hold_real_numbers(demo):
     run_dir = demo[0] / "reports" / "demo"
     ab = json.loads((run_dir / "ab_experiment.json").read_text())["figures"]
-    assert 0 <= ab["p_value"] <= 1 and ab["n_control"] + ab["n_treatment"] > 50
-    assert ab["ci_method"].startswith("Newcombe")
+    assert ab["experiment_id"] == "onboarding-v2" and ab["mode"] == "fixed" and ab["srm_ok"]
+    by_metric = {m["metric"]: m for m in ab["metrics"]}
+    assert set(by_metric) >= {"first_post_7d", "retained_week4", "messages_28d"}
+    for m in by_metric.values():
+        assert 0 <= m["p_value"] <= 1 and m["ci"][0] <= m["effect"] <= m["ci"][1]
+        assert m["decision"] in {"ship", "no effect", "harm", "guardrail ok", "guardrail failed"}
     health = json.loads((run_dir / "community_health.json").read_text())["figures"]
     assert health["messages_total"] > 1000 and health["complete_periods"] >= 50
     net = json.loads((run_dir / "interaction_network.json").read_text())["figures"]
