@@ -18,8 +18,13 @@ Methods
     window cannot inflate it. When ``MAD = 0`` (more than half the window identical, common for
     small counts) the scale falls back to ``1.2533 · mean(|W − med|)`` (1.2533 = √(π/2), the same
     consistency factor for the mean absolute deviation); when that is 0 too, the window is
-    constant and any change gives ``z = ±inf``. A week is flagged when ``|z_t| > threshold``
-    (default 3.5, the cut-off of Iglewicz & Hoaglin's modified z-score).
+    constant and any change gives ``z = ±inf``. A week is flagged when ``|z_t| > threshold``.
+    Defaults: a 13-week (one quarter) trailing window, at least 8 weeks of history, threshold
+    4.5. Iglewicz & Hoaglin's 3.5 assumes a scale estimated from the whole sample; a MAD from a
+    short trailing window is itself noisy, so its z-scores are heavy-tailed. Measured on 300
+    seeded 104-week series of pure noise (Gaussian and Poisson(60)), the share of weeks flagged
+    is 4.8% with (8 weeks, 3.5), 2.2% with (13, 3.5) and 0.9–1.0% with (13, 4.5): about one false
+    alarm every two years of weekly data (``tests/unit/test_health_ladder_warnings.py``).
     Reference: B. Iglewicz and D. C. Hoaglin (1993), *How to Detect and Handle Outliers*, ASQC;
     the MAD = 0 fallback follows the usual modified-z-score practice (e.g. IBM SPSS).
 (b) Change points (sustained shifts in level)
@@ -71,7 +76,7 @@ MEANAD_TO_SD = 1.2533
 Kind = Literal["activity", "response_time"]
 
 
-def robust_z(values: np.ndarray, *, window: int = 8, min_history: int = 4) -> pd.DataFrame:
+def robust_z(values: np.ndarray, *, window: int = 13, min_history: int = 8) -> pd.DataFrame:
     """Robust z-score of each value against the ``window`` values before it.
 
     Returns a frame with ``baseline`` (median of the trailing window), ``scale`` (1.4826·MAD, or
@@ -248,9 +253,9 @@ def early_warnings(
     *,
     kind: Kind = "activity",
     column: str | None = None,
-    window: int = 8,
-    threshold: float = 3.5,
-    min_history: int = 4,
+    window: int = 13,
+    threshold: float = 4.5,
+    min_history: int = 8,
     beta: float = 3.0,
     min_size: int = 3,
 ) -> EarlyWarnings:
@@ -267,11 +272,11 @@ def early_warnings(
     column : str, optional
         Column of an ActivitySeries (default ``active_members``).
     window : int
-        Trailing weeks for the robust z-score (default 8).
+        Trailing weeks for the robust z-score (default 13, one quarter).
     threshold : float
-        Flag when ``|z| > threshold`` (default 3.5).
+        Flag when ``|z| > threshold`` (default 4.5; see the calibration in the module docstring).
     min_history : int
-        Earliest week scored: the one with at least this many earlier weeks (default 4).
+        Earliest week scored: the one with at least this many earlier weeks (default 8).
     beta : float
         Change-point penalty multiplier (``pen = beta · b · ln n``; 2 = BIC; default 3).
     min_size : int
