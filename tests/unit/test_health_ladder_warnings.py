@@ -210,7 +210,7 @@ def test_robust_z_definition():
     mad = np.median(np.abs(past - med))
     assert out["z"].iloc[-1] == pytest.approx((30 - med) / (MAD_TO_SD * mad))
     assert out["z"].iloc[:4].isna().all()
-    flat = robust_z(np.array([5, 5, 5, 5, 6.0]))
+    flat = robust_z(np.array([5, 5, 5, 5, 6.0]), min_history=4)
     assert flat["z"].iloc[-1] == np.inf
 
 
