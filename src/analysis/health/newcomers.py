@@ -1,0 +1,589 @@
+"""Newcomers: is a member's first message answered, fast, and do they come back?
+
+The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine; one row
+per member comes back as pandas, from which the exact medians and 90th percentiles are computed
+(as in :mod:`analysis.health.threads`, so DuckDB and Spark agree exactly).
+
+Definitions
+-----------
+Newcomer and first message
+    A member's first message is their earliest non-service message (ties broken by
+    ``message_id``). Newcomers are the members with a first message in the data; staff are
+    excluded unless ``include_staff`` (staff are not newcomers) and bots unless ``include_bots``.
+Reply to the first message
+    A non-service message by someone other than the newcomer that replies directly to the first
+    message (``reply_to_id`` = its id) or, when the first message starts a thread (no
+    ``reply_to_id``), any message of that thread. Replies by staff count (a staff welcome is a
+    welcome); replies by bots count only with ``include_bots``. *Time to first reply* = earliest
+    such reply − first message, in whole seconds, clipped at 0 (clock skew).
+Answered within 24 h
+    Time to first reply ≤ 24 h. Only newcomers whose first message is at least 24 h before the
+    data end (the last message) are exposed.
+Return (the simulator's definition, :class:`analysis.synth.GroundTruth`)
+    ≥ 1 non-service message in ``[first + 7 d, first + 35 d)``; exposed when ``first + 35 d ≤``
+    data end.
+Repeat contribution
+    Another non-service message in ``(first, first + k d]`` for ``k`` = 7 and 30; exposed when
+    ``first + k d ≤`` data end.
+Periods
+    A newcomer belongs to the UTC calendar period of their first message; every period from the
+    first to the last message of the data is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from analysis.data import Community
+from analysis.experiments import two_proportion_test
+from analysis.experiments.tests import ProportionComparison
+from analysis.health.activity import members_included
+from analysis.health.threads import (
+    Period,
+    _check_period,
+    _data_span,
+    _fmt,
+    _lineplot,
+    _plain,
+    _quantiles,
+    _seconds,
+    period_floor,
+)
+from analysis.results import Result
+
+__all__ = [
+    "NewcomerReturn",
+    "NewcomerWelcome",
+    "RepeatContribution",
+    "newcomer_return",
+    "newcomer_table",
+    "newcomer_table_expr",
+    "newcomer_welcome",
+    "repeat_contribution",
+]
+
+DAY_S = 86_400
+
+
+def newcomer_table_expr(
+    community: Community,
+    *,
+    include_staff: bool = False,
+    include_bots: bool = False,
+    repeat_days: Sequence[int] = (7, 30),
+    return_window_days: tuple[int, int] = (7, 35),
+) -> Any:
+    """One row per newcomer (ibis expression; definitions in the module docstring).
+
+    Columns: ``member_id``, ``is_staff``, ``first_message_id``, ``first_at``, ``channel_id``,
+    ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
+    at 0; null if never answered), ``returned`` (a message in the return window),
+    ``repeat_<k>d`` for each ``k`` in ``repeat_days``.
+    """
+    msgs = community.messages.filter(community.messages.kind != "service")
+    newcomers = members_included(community, include_staff=include_staff, include_bots=include_bots)
+    newcomers = newcomers.select(n_id=newcomers.member_id, is_staff=newcomers.is_staff)
+    own = msgs.inner_join(newcomers, msgs.member_id == newcomers.n_id)
+    order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
+    ranked = own.mutate(rank=ibis.row_number().over(order))
+    first = ranked.filter(ranked.rank == 0).select(
+        "member_id",
+        "is_staff",
+        "channel_id",
+        first_message_id=ranked.message_id,
+        first_at=ranked.created_at,
+        first_is_root=ranked.reply_to_id.isnull(),
+    )
+
+    # replies by others: direct replies, and messages of the thread the first message started
+    responders = members_included(community, include_staff=True, include_bots=include_bots)
+    answers = msgs.semi_join(responders, msgs.member_id == responders.member_id).select(
+        a_id=msgs.message_id,
+        a_member=msgs.member_id,
+        a_at=msgs.created_at,
+        a_reply_to=msgs.reply_to_id,
+        a_thread=msgs.thread_id,
+    )
+    direct = first.inner_join(answers, first.first_message_id == answers.a_reply_to)
+    direct = direct.select("member_id", "a_member", "a_at", "a_id")
+    roots = first.filter(first.first_is_root)
+    threaded = roots.inner_join(answers, roots.first_message_id == answers.a_thread)
+    threaded = threaded.select("member_id", "a_member", "a_at", "a_id")
+    cand = direct.union(threaded, distinct=False)
+    cand = cand.filter(cand.a_member != cand.member_id)
+    replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
+
+    # later messages of the newcomer (offsets in seconds from the first message)
+    later = own.select(l_member=own.member_id, l_id=own.message_id, l_t=_seconds(own.created_at))
+    f = first.select(
+        f_member=first.member_id, f_id=first.first_message_id, f_t=_seconds(first.first_at)
+    )
+    lj = later.inner_join(f, later.l_member == f.f_member)
+    lj = lj.filter(lj.l_id != lj.f_id)
+    off = lj.l_t - lj.f_t
+    lo, hi = return_window_days
+    flags = {"returned": ((off >= lo * DAY_S) & (off < hi * DAY_S)).cast("int64").max()}
+    for k in repeat_days:
+        flags[f"repeat_{k}d"] = ((off > 0) & (off <= k * DAY_S)).cast("int64").max()
+    again = lj.group_by(g_member=lj.l_member).aggregate(**flags)
+
+    t = first.left_join(replied, first.member_id == replied.r_member)
+    t = t.left_join(again, t.member_id == again.g_member)
+    delta = _seconds(t.first_reply_at) - _seconds(t.first_at)
+    out = {
+        "member_id": t.member_id,
+        "is_staff": t.is_staff,
+        "first_message_id": t.first_message_id,
+        "first_at": t.first_at,
+        "channel_id": t.channel_id,
+        "first_is_root": t.first_is_root,
+        "first_reply_at": t.first_reply_at,
+        "reply_seconds": ibis.ifelse(delta < 0, ibis.literal(0, "int64"), delta),
+        "returned": t.returned.fill_null(0) > 0,
+    }
+    for k in repeat_days:
+        out[f"repeat_{k}d"] = t[f"repeat_{k}d"].fill_null(0) > 0
+    return t.select(**out)
+
+
+def newcomer_table(
+    community: Community,
+    *,
+    include_staff: bool = False,
+    include_bots: bool = False,
+    repeat_days: Sequence[int] = (7, 30),
+    return_window_days: tuple[int, int] = (7, 35),
+) -> pd.DataFrame:
+    """:func:`newcomer_table_expr` executed, sorted by first message time, plus exposure columns.
+
+    Added columns: ``age_seconds`` (data end − first message), ``exposed_24h``,
+    ``answered_24h``, ``exposed_return``, ``exposed_<k>d``.
+    """
+    expr = newcomer_table_expr(
+        community,
+        include_staff=include_staff,
+        include_bots=include_bots,
+        repeat_days=repeat_days,
+        return_window_days=return_window_days,
+    )
+    frame = community.execute(expr)
+    for col in ("first_at", "first_reply_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
+    end = community.last_message_at() if len(frame) else pd.Timestamp(0, tz="UTC")
+    age = (end - frame["first_at"]).dt.total_seconds()
+    frame["age_seconds"] = age
+    frame["exposed_24h"] = age >= DAY_S
+    frame["answered_24h"] = frame["reply_seconds"].le(DAY_S).fillna(False).astype(bool)
+    frame["exposed_return"] = age >= return_window_days[1] * DAY_S
+    for k in repeat_days:
+        frame[f"exposed_{k}d"] = age >= k * DAY_S
+    for col in ("returned", "first_is_root", "is_staff", *[f"repeat_{k}d" for k in repeat_days]):
+        frame[col] = frame[col].astype(bool)
+    return frame.sort_values(["first_at", "member_id"], kind="stable").reset_index(drop=True)
+
+
+def _who(include_staff: bool, include_bots: bool) -> str:
+    return (
+        f"newcomers {'including' if include_staff else 'excluding'} staff and "
+        f"{'including' if include_bots else 'excluding'} bots"
+    )
+
+
+def _fill_periods(frame: pd.DataFrame, index: pd.DatetimeIndex, fn: Any) -> pd.DataFrame:
+    groups = dict(iter(frame.groupby("period_start"))) if len(frame) else {}
+    rows = [{"period_start": p, **fn(groups.get(p, frame.iloc[0:0]))} for p in index]
+    return pd.DataFrame(rows)
+
+
+# ---- welcome -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewcomerWelcome(Result):
+    """How fast newcomers' first messages get a reply; see :func:`newcomer_welcome`.
+
+    Attributes
+    ----------
+    period : str
+    include_staff, include_bots : bool
+        Whether staff / bot *newcomers* were counted (staff replies always count as replies).
+    newcomers, answered : int
+        Newcomers; those whose first message ever got a reply.
+    median_minutes, p90_minutes : float
+        Of the time to first reply, over answered newcomers.
+    exposed_24h, answered_24h : int
+        Newcomers whose first message is ≥ 24 h before the data end; of them, answered in 24 h.
+    share_answered_24h : float
+        ``answered_24h / exposed_24h``.
+    frame : pandas.DataFrame
+        Per period: ``newcomers``, ``answered``, ``median_minutes``, ``p90_minutes``,
+        ``exposed_24h``, ``answered_24h``, ``share_answered_24h``.
+    """
+
+    period: str
+    include_staff: bool
+    include_bots: bool
+    newcomers: int
+    answered: int
+    median_minutes: float
+    p90_minutes: float
+    exposed_24h: int
+    answered_24h: int
+    share_answered_24h: float
+    frame: pd.DataFrame = field(repr=False)
+    title: str = "Newcomer welcome"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def summary(self) -> str:
+        if not self.newcomers:
+            return "No newcomer wrote a message, so there is no welcome to measure."
+        return (
+            f"{_fmt(self.share_answered_24h)} of newcomers got a reply to their first message "
+            f"within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,}). Half of the "
+            f"answered ones waited at most {self.median_minutes:,.0f} minutes and 90% at most "
+            f"{self.p90_minutes:,.0f} minutes ({_who(self.include_staff, self.include_bots)})."
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        return _lineplot(
+            self.frame,
+            "share_answered_24h",
+            None,
+            ax,
+            f"Newcomers answered within 24 h, per {self.period}",
+            "share of newcomers",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = (
+            "period",
+            "include_staff",
+            "include_bots",
+            "newcomers",
+            "answered",
+            "median_minutes",
+            "p90_minutes",
+            "exposed_24h",
+            "answered_24h",
+            "share_answered_24h",
+        )
+        return {k: _plain(getattr(self, k)) for k in keys}
+
+
+def _welcome_stats(g: pd.DataFrame) -> dict[str, Any]:
+    n, med, p90, _ = _quantiles(g["reply_seconds"] / 60.0)
+    exposed = int(g["exposed_24h"].sum())
+    answered = int((g["answered_24h"] & g["exposed_24h"]).sum())
+    return {
+        "newcomers": int(len(g)),
+        "answered": n,
+        "median_minutes": med,
+        "p90_minutes": p90,
+        "exposed_24h": exposed,
+        "answered_24h": answered,
+        "share_answered_24h": answered / exposed if exposed else float("nan"),
+    }
+
+
+def newcomer_welcome(
+    community: Community,
+    *,
+    period: Period = "week",
+    include_staff: bool = False,
+    include_bots: bool = False,
+) -> NewcomerWelcome:
+    """Time to the first reply to each newcomer's first message, and the share answered in 24 h.
+
+    Definitions in the module docstring. Medians and 90th percentiles (exact, linear
+    interpolation) are over the newcomers whose first message got a reply at any time; the 24-h
+    share is over newcomers exposed for 24 h. Per period of the first message and overall.
+
+    Reference: the domain spec's *newcomer welcome*; CHAOSS *Newcomer Experience* and *Time to
+    First Response* (https://chaoss.community/kb/metric-time-to-first-response/).
+    """
+    _check_period(period)
+    t = newcomer_table(community, include_staff=include_staff, include_bots=include_bots)
+    t["period_start"] = period_floor(t["first_at"], period)
+    frame = _fill_periods(t, _data_span(community, period), _welcome_stats)
+    for col in ("newcomers", "answered", "exposed_24h", "answered_24h"):
+        frame[col] = frame[col].astype("int64")
+    o = _welcome_stats(t)
+    return NewcomerWelcome(
+        period=period, include_staff=include_staff, include_bots=include_bots, frame=frame, **o
+    )
+
+
+# ---- return after the first message --------------------------------------------------------------
+@dataclass(frozen=True)
+class NewcomerReturn(Result):
+    """Return rate of newcomers answered within 24 h versus not; see :func:`newcomer_return`.
+
+    Attributes
+    ----------
+    include_staff, include_bots : bool
+    window_days : tuple of int
+        The return window ``[first + a d, first + b d)``.
+    n_answered, returned_answered, rate_answered : int, int, float
+        Exposed newcomers answered within 24 h; of them, returned; the rate.
+    n_unanswered, returned_unanswered, rate_unanswered
+        The same for newcomers not answered within 24 h.
+    comparison : ProportionComparison
+        :func:`analysis.experiments.two_proportion_test` with ``unanswered`` as control and
+        ``answered`` as treatment. **Associational**: who gets answered is not randomised.
+    n_excluded : int
+        Newcomers left out by ``exclude_members``.
+    """
+
+    include_staff: bool
+    include_bots: bool
+    window_days: tuple[int, int]
+    n_answered: int
+    returned_answered: int
+    rate_answered: float
+    n_unanswered: int
+    returned_unanswered: int
+    rate_unanswered: float
+    comparison: ProportionComparison = field(repr=False)
+    n_excluded: int = 0
+    associational: bool = True
+    title: str = "Newcomer return after a reply"
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "group": ["answered within 24 h", "not answered within 24 h"],
+                "newcomers": [self.n_answered, self.n_unanswered],
+                "returned": [self.returned_answered, self.returned_unanswered],
+                "rate": [self.rate_answered, self.rate_unanswered],
+            }
+        )
+
+    def summary(self) -> str:
+        c = self.comparison
+        a, b = self.window_days
+        return (
+            f"Newcomers whose first message got a reply within 24 hours came back (wrote again "
+            f"between day {a} and day {b}) {_fmt(self.rate_answered)} of the time "
+            f"({self.returned_answered:,} of {self.n_answered:,}), against "
+            f"{_fmt(self.rate_unanswered)} for those not answered ({self.returned_unanswered:,} "
+            f"of {self.n_unanswered:,}): a difference of {c.diff * 100:+.1f} points (95% interval "
+            f"{c.diff_ci[0] * 100:+.1f} to {c.diff_ci[1] * 100:+.1f}, p = {c.p_value:.2g}). This "
+            f"is an association, not the effect of answering: who gets answered is not random "
+            f"({_who(self.include_staff, self.include_bots)})."
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        sns.barplot(data=self.to_frame(), x="group", y="rate", ax=ax)
+        ax.set_ylabel(f"returned in days {self.window_days[0]}-{self.window_days[1]}")
+        ax.set_xlabel("")
+        ax.set_title("Newcomer return by first-message reply (association)")
+        return ax
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = (
+            "include_staff",
+            "include_bots",
+            "n_answered",
+            "returned_answered",
+            "rate_answered",
+            "n_unanswered",
+            "returned_unanswered",
+            "rate_unanswered",
+            "n_excluded",
+            "associational",
+        )
+        out = {k: _plain(getattr(self, k)) for k in keys}
+        out["window_days"] = list(self.window_days)
+        out["diff"] = float(self.comparison.diff)
+        out["diff_ci"] = [float(x) for x in self.comparison.diff_ci]
+        out["p_value"] = float(self.comparison.p_value)
+        return out
+
+
+def newcomer_return(
+    community: Community,
+    *,
+    include_staff: bool = False,
+    include_bots: bool = False,
+    window_days: tuple[int, int] = (7, 35),
+    exclude_members: Iterable[str] = (),
+    alpha: float = 0.05,
+) -> NewcomerReturn:
+    """Return rate of newcomers answered within 24 h versus those not, compared.
+
+    Among newcomers exposed for the return window (``first + window_days[1]`` days ≤ data end),
+    the share with ≥ 1 message in ``[first + a d, first + b d)`` (default days 7-35, the
+    simulator's definition), split by whether their first message was answered within 24 h, and
+    compared with a pooled two-proportion z test and Newcombe's interval
+    (:func:`analysis.experiments.two_proportion_test`). The comparison is associational.
+
+    Parameters
+    ----------
+    exclude_members : iterable of str
+        Member ids to leave out (e.g. a seeded core team that never churns).
+
+    Raises
+    ------
+    ValueError
+        When either group has no exposed newcomer.
+    """
+    t = newcomer_table(
+        community,
+        include_staff=include_staff,
+        include_bots=include_bots,
+        return_window_days=window_days,
+    )
+    excluded = set(exclude_members)
+    keep = ~t["member_id"].isin(excluded)
+    n_excluded = int((~keep).sum())
+    t = t[keep & t["exposed_return"]]
+    ans = t[t["answered_24h"]]
+    una = t[~t["answered_24h"]]
+    if ans.empty or una.empty:
+        raise ValueError(
+            f"newcomer_return needs exposed newcomers both answered within 24 h and not; got "
+            f"{len(ans)} answered and {len(una)} unanswered"
+        )
+    comparison = two_proportion_test(
+        int(una["returned"].sum()),
+        len(una),
+        int(ans["returned"].sum()),
+        len(ans),
+        alpha=alpha,
+        control_name="not answered within 24 h",
+        treatment_name="answered within 24 h",
+    )
+    return NewcomerReturn(
+        include_staff=include_staff,
+        include_bots=include_bots,
+        window_days=tuple(window_days),
+        n_answered=len(ans),
+        returned_answered=int(ans["returned"].sum()),
+        rate_answered=float(ans["returned"].mean()),
+        n_unanswered=len(una),
+        returned_unanswered=int(una["returned"].sum()),
+        rate_unanswered=float(una["returned"].mean()),
+        comparison=comparison,
+        n_excluded=n_excluded,
+    )
+
+
+# ---- repeat contribution -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RepeatContribution(Result):
+    """Share of newcomers who write again within k days; see :func:`repeat_contribution`.
+
+    Attributes
+    ----------
+    period : str
+    include_staff, include_bots : bool
+    days : tuple of int
+    overall : dict
+        Per ``k``: ``{"exposed", "repeated", "share"}``.
+    frame : pandas.DataFrame
+        Per period × ``days``: ``exposed``, ``repeated``, ``share``.
+    """
+
+    period: str
+    include_staff: bool
+    include_bots: bool
+    days: tuple[int, ...]
+    overall: dict[int, dict[str, Any]]
+    frame: pd.DataFrame = field(repr=False)
+    title: str = "Repeat contribution"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def summary(self) -> str:
+        parts = [
+            f"{_fmt(o['share'])} wrote again within {k} days ({o['repeated']:,} of "
+            f"{o['exposed']:,})"
+            for k, o in self.overall.items()
+        ]
+        return (
+            "After their first message, "
+            + "; ".join(parts)
+            + f" ({_who(self.include_staff, self.include_bots)})."
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        f = self.frame.assign(within=self.frame["days"].astype(str) + " days")
+        return _lineplot(
+            f, "share", "within", ax, f"Newcomers writing again, per {self.period}", "share"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "include_staff": self.include_staff,
+            "include_bots": self.include_bots,
+            "days": list(self.days),
+            "overall": {
+                str(k): {kk: _plain(vv) for kk, vv in o.items()} for k, o in self.overall.items()
+            },
+        }
+
+
+def repeat_contribution(
+    community: Community,
+    *,
+    days: Sequence[int] = (7, 30),
+    period: Period = "week",
+    include_staff: bool = False,
+    include_bots: bool = False,
+) -> RepeatContribution:
+    """Share of newcomers whose first message is followed by another within ``k`` days.
+
+    For each ``k`` in ``days``: ``exposed`` = newcomers whose first message is ≥ ``k`` days
+    before the data end; ``repeated`` = those of them with another non-service message in
+    ``(first, first + k d]``; ``share`` = repeated ÷ exposed. Per period of the first message
+    and overall.
+
+    Reference: the domain spec's *repeat contribution*; CHAOSS *Contributor* retention.
+    """
+    _check_period(period)
+    days = tuple(int(k) for k in days)
+    t = newcomer_table(
+        community, include_staff=include_staff, include_bots=include_bots, repeat_days=days
+    )
+    t["period_start"] = period_floor(t["first_at"], period)
+    index = _data_span(community, period)
+    parts = []
+    overall = {}
+    for k in days:
+        exp, rep = t[f"exposed_{k}d"], t[f"repeat_{k}d"]
+
+        def stats(g: pd.DataFrame, exp_col=f"exposed_{k}d", rep_col=f"repeat_{k}d") -> dict:
+            e = int(g[exp_col].sum())
+            r = int((g[exp_col] & g[rep_col]).sum())
+            return {"exposed": e, "repeated": r}
+
+        part = _fill_periods(t, index, stats)
+        part.insert(1, "days", k)
+        parts.append(part)
+        e, r = int(exp.sum()), int((exp & rep).sum())
+        overall[k] = {"exposed": e, "repeated": r, "share": r / e if e else float("nan")}
+    frame = pd.concat(parts, ignore_index=True)
+    for col in ("exposed", "repeated"):
+        frame[col] = frame[col].astype("int64")
+    frame["share"] = frame["repeated"] / frame["exposed"].where(frame["exposed"] > 0)
+    frame = frame.sort_values(["period_start", "days"], kind="stable").reset_index(drop=True)
+    return RepeatContribution(
+        period=period,
+        include_staff=include_staff,
+        include_bots=include_bots,
+        days=days,
+        overall=overall,
+        frame=frame,
+    )

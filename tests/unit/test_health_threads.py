@@ -1,0 +1,321 @@
+"""Thread and newcomer metrics on hand-made communities: every number below is worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from analysis.data import Community
+from analysis.health import newcomers as nc
+from analysis.health import threads as th
+from analysis.schema import Tables
+from tests.conftest import make_members, make_messages
+
+NAN = float("nan")
+
+
+def _community(members, messages, channels: dict[str, str] | None = None) -> Community:
+    msgs = make_messages(messages)
+    for mid, channel in (channels or {}).items():
+        msgs.loc[msgs["message_id"] == mid, "channel_id"] = channel
+    return Community.from_tables(Tables(members=make_members(members), messages=msgs))
+
+
+MEMBERS = [
+    ("a", "2023-12-01", False, False),
+    ("b", "2023-12-01", False, False),
+    ("s", "2023-12-01", True, False),
+    ("bot", "2023-12-01", False, True),
+]
+
+
+@pytest.fixture
+def threads_community() -> Community:
+    """Weeks of 2024-01-01 (five threads, a bot thread, a missing root), 01-08 (one unanswered
+    root), 01-15 (empty) and 01-22 (a root too recent for 24 h). Data end 2024-01-24 10:20."""
+    return _community(
+        MEMBERS,
+        [
+            # thread 1: self-reply, then staff (30 min, depth 2), then b (depth 3)
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "a", "2024-01-01 10:05", "1"),
+            ("3", "s", "2024-01-01 10:30", "2"),
+            ("4", "b", "2024-01-01 11:00", "3"),
+            # thread 5: member answer after 10 min
+            ("5", "b", "2024-01-02 09:00", None),
+            ("6", "a", "2024-01-02 09:10", "5"),
+            # thread 7: only a bot replies (not a response unless bots are included)
+            ("7", "a", "2024-01-03 12:00", None),
+            ("15", "bot", "2024-01-03 12:01", "7"),
+            # thread 8: member answer after 48 h (inside 7 d, outside 24 h)
+            ("8", "b", "2024-01-04 12:00", None),
+            ("9", "a", "2024-01-06 12:00", "8"),
+            # a reply whose root x0 is missing from the export
+            ("10", "a", "2024-01-05 10:00", "x0"),
+            # clock skew: staff reply stamped 10 min before its root
+            ("11", "b", "2024-01-05 12:00", None),
+            ("12", "s", "2024-01-05 11:50", "11"),
+            # a bot's root with a member reply: not a thread while bots are excluded
+            ("13", "bot", "2024-01-05 08:00", None),
+            ("14", "a", "2024-01-05 08:05", "13"),
+            # week of 01-08: a root nobody answers
+            ("18", "a", "2024-01-09 10:00", None),
+            # week of 01-22: answered after 20 min but younger than 24 h at the data end
+            ("16", "a", "2024-01-24 10:00", None),
+            ("17", "b", "2024-01-24 10:20", "16"),
+        ],
+    )
+
+
+WEEKS = pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"])
+
+
+def test_thread_table_by_hand(threads_community):
+    t = th.thread_table(threads_community).set_index("thread_id")
+    assert list(t.index) == ["1", "5", "7", "8", "11", "18", "16"]  # by root time; no bot root
+    one = t.loc["1"]
+    assert (one.n_replies, one.participants, one.max_depth) == (3, 3, 3)
+    assert one.response_seconds == 1800 and one.first_responder_id == "s"
+    assert bool(one.first_responder_is_staff) and one.duration_seconds == 3600
+    assert t.loc["5", "response_seconds"] == 600 and not t.loc["5", "first_responder_is_staff"]
+    assert pd.isna(t.loc["7", "response_seconds"])  # bot reply ignored
+    assert t.loc["7", "n_replies"] == 0 and t.loc["7", "max_depth"] == 0
+    assert pd.isna(t.loc["7", "duration_seconds"])  # one participant
+    assert t.loc["8", "response_seconds"] == 48 * 3600
+    skew = t.loc["11"]
+    assert skew.response_seconds == 0 and bool(skew.response_clipped)
+    assert skew.n_skewed_replies == 1 and skew.duration_seconds == 600  # earliest → latest
+    assert t["n_skewed_replies"].sum() == 1
+
+
+def test_response_rate_windows_exposure_and_empty_periods(threads_community):
+    r = th.response_rate(threads_community, within=("24h", "7d"))
+    f = r.to_frame()
+    day = f[f["window"] == "24h"].set_index("period_start")
+    week = f[f["window"] == "7d"].set_index("period_start")
+    assert list(day.index) == list(WEEKS)
+    assert day["roots"].tolist() == [5, 1, 0, 1]
+    assert day["exposed"].tolist() == [5, 1, 0, 0]  # 01-24 root is younger than 24 h
+    assert day["responded"].tolist() == [3, 0, 0, 0]  # roots 1 (30 min), 5 (10 min), 11 (0)
+    assert week["responded"].tolist() == [4, 0, 0, 0]  # + root 8 (48 h)
+    assert day["rate"].iloc[0] == pytest.approx(0.6) and day["rate"].iloc[1] == 0.0
+    assert math.isnan(day["rate"].iloc[2]) and math.isnan(day["rate"].iloc[3])
+    assert r.overall["24h"] == {"roots": 7, "exposed": 6, "responded": 3, "rate": 0.5}
+    assert r.overall["7d"]["rate"] == pytest.approx(4 / 6)
+    d = r.to_dict()
+    assert (d["n_missing_root_threads"], d["n_skewed_replies"], d["n_clipped_responses"]) == (
+        1,
+        1,
+        1,
+    )
+    assert "50.0%" in r.summary() and "missing" in r.summary()
+    assert r.to_dict()["include_staff"] is True and r.to_dict()["include_bots"] is False
+
+
+def test_bots_included_makes_the_bot_reply_a_response(threads_community):
+    r = th.response_rate(threads_community, within=("24h",), include_bots=True)
+    # roots 13 (bot, answered by a in 5 min) and 7 (bot answered in 1 min) join the answered
+    assert r.overall["24h"] == {"roots": 8, "exposed": 7, "responded": 5, "rate": 5 / 7}
+
+
+def test_time_to_first_response_split_by_responder(threads_community):
+    r = th.time_to_first_response(threads_community)
+    o = r.overall
+    # all: 0, 10, 20, 30, 2880 minutes; staff: 0, 30; members: 10, 20, 2880
+    assert o["all"]["n"] == 5 and o["all"]["median_minutes"] == 20
+    assert o["all"]["p90_minutes"] == pytest.approx(30 + 0.6 * 2850)
+    assert (o["staff"]["n"], o["staff"]["median_minutes"], o["staff"]["p90_minutes"]) == (
+        2,
+        15,
+        pytest.approx(27),
+    )
+    assert o["member"]["median_minutes"] == 20
+    assert o["member"]["p90_minutes"] == pytest.approx(20 + 0.8 * 2860)
+    f = r.to_frame().set_index(["period_start", "responder"])
+    assert f.loc[(WEEKS[0], "all"), "n"] == 4 and f.loc[(WEEKS[0], "all"), "median_minutes"] == 20
+    assert f.loc[(WEEKS[1], "all"), "n"] == 0  # a week with a root but no reply
+    assert math.isnan(f.loc[(WEEKS[1], "all"), "median_minutes"])
+    assert f.loc[(WEEKS[2], "member"), "n"] == 0  # the empty week is present
+    assert "20 minutes" in r.summary()
+
+
+def test_without_staff_staff_replies_are_not_responses(threads_community):
+    r = th.time_to_first_response(threads_community, include_staff=False)
+    # thread 1 is now first answered by b at 60 min; thread 11's only answer was staff
+    assert r.overall["staff"]["n"] == 0
+    assert r.overall["member"]["n"] == 4 and r.overall["member"]["median_minutes"] == 40
+    assert r.to_dict()["include_staff"] is False
+
+
+def test_discussion_depth_by_hand(threads_community):
+    r = th.discussion_depth(threads_community)
+    first = r.to_frame().iloc[0]  # threads 1, 5, 7, 8, 11
+    assert first["threads"] == 5
+    assert first["mean_replies"] == pytest.approx(6 / 5) and first["median_replies"] == 1
+    assert first["mean_participants"] == 2 and first["median_participants"] == 2
+    assert first["mean_depth"] == pytest.approx(6 / 5)
+    assert r.overall["max_depth"]["mean"] == pytest.approx(7 / 7)  # 3,1,0,1,1,0,1
+    assert r.to_frame()["threads"].tolist() == [5, 1, 0, 1]
+
+
+def test_conversation_duration_threads(threads_community):
+    r = th.conversation_duration(threads_community, mode="threads")
+    # durations of threads with ≥ 2 people: 60, 10, 2880, 10 (skewed: 11:50 → 12:00), 20 min
+    assert r.overall["conversations"] == 7 and r.overall["multi"] == 5
+    assert r.overall["median_minutes"] == 20
+    assert r.to_frame()["median_minutes"].iloc[0] == 35
+
+
+def test_sessions_with_a_30_minute_gap():
+    c = _community(
+        [
+            ("a", "2023-12-01", False, False),
+            ("b", "2023-12-01", False, False),
+            ("s", "2023-12-01", True, False),
+        ],
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "b", "2024-01-01 10:20", None),
+            ("3", "a", "2024-01-01 10:50", None),  # gap exactly 30 min: same session
+            ("4", "b", "2024-01-01 11:21", None),  # gap 31 min: new session (b alone)
+            ("5", "b", "2024-01-01 11:40", None),
+            ("6", "a", "2024-01-01 13:00", None),  # alone
+            ("7", "a", "2024-01-01 10:10", None),  # other channel, interleaved in time
+            ("8", "s", "2024-01-01 10:15", None),
+        ],
+        channels={"7": "tg:2", "8": "tg:2"},
+    )
+    s = c.execute(th.sessions_expr(c)).sort_values(["channel_id", "session"])
+    assert s["n_messages"].tolist() == [3, 2, 1, 2]
+    assert s["participants"].tolist() == [2, 1, 1, 2]
+    assert s["duration_seconds"].tolist() == [3000, 1140, 0, 300]
+    r = th.conversation_duration(c, period="day")  # no reply links observed: sessions
+    assert r.mode == "sessions" and r.gap == "30min"
+    assert (r.overall["conversations"], r.overall["multi"]) == (4, 2)
+    assert r.overall["median_minutes"] == pytest.approx(27.5)  # 50 and 5 minutes
+    assert th.conversation_duration(c, mode="sessions", gap="31min").overall["multi"] == 2
+    assert th.conversation_duration(c, mode="sessions", gap="19min").overall["multi"] == 1
+
+
+@pytest.fixture
+def shares_community() -> Community:
+    return _community(
+        [
+            ("a", "2023-12-01", False, False),
+            ("b", "2023-12-01", False, False),
+            ("s1", "2023-12-01", True, False),
+            ("s2", "2023-12-01", True, False),
+        ],
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "s1", "2024-01-01 10:10", "1"),  # staff answers a member
+            ("3", "b", "2024-01-01 10:20", "2"),  # member answers staff
+            ("4", "a", "2024-01-01 10:30", "3"),  # member to member
+            ("5", "a", "2024-01-01 10:40", "4"),  # self-reply: not talk between people
+            ("6", "b", "2024-01-02 10:00", None),
+            ("7", "a", "2024-01-02 10:30", "6"),  # member to member, first answer by member
+            ("8", "s1", "2024-01-10 10:00", None),  # staff-only channel, next week
+            ("9", "s2", "2024-01-10 10:05", "8"),
+        ],
+        channels={"8": "tg:staff", "9": "tg:staff"},
+    )
+
+
+def test_member_initiated_share_and_staff_only_channel(shares_community):
+    r = th.member_initiated_share(shares_community)
+    assert (r.numerator, r.denominator) == (2, 3)
+    assert r.to_frame()["share"].tolist() == [1.0, 0.0]
+    by = th.member_initiated_share(shares_community, by_channel=True).to_frame()
+    staff_channel = by[by["channel_id"] == "tg:staff"]
+    assert staff_channel["denominator"].tolist() == [0, 1]
+    assert staff_channel["numerator"].sum() == 0
+    assert "66.7%" in r.summary()
+
+
+def test_member_to_member_share(shares_community):
+    r = th.member_to_member_share(shares_community)
+    assert (r.numerator, r.denominator) == (2, 5)  # replies 4 and 7 of 2, 3, 4, 7, 9
+    assert r.to_frame()["share"].tolist() == [pytest.approx(0.5), 0.0]
+
+
+def test_support_deflection(shares_community):
+    r = th.support_deflection(shares_community)
+    assert (r.numerator, r.denominator) == (1, 3)  # root 6 answered first by a member
+    assert r.to_dict()["share"] == pytest.approx(1 / 3)
+
+
+def test_plots_and_dicts_are_well_formed(threads_community):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for fn in (
+        th.response_rate,
+        th.time_to_first_response,
+        th.discussion_depth,
+        th.conversation_duration,
+        th.member_initiated_share,
+        th.member_to_member_share,
+        th.support_deflection,
+    ):
+        result = fn(threads_community)
+        json.dumps(result.to_dict(), allow_nan=False)
+        assert result.plot() is not None
+        assert result._repr_html_().startswith("<div")
+
+
+# ---- newcomers -----------------------------------------------------------------------------------
+@pytest.fixture
+def newcomers_community() -> Community:
+    return _community(
+        [*MEMBERS, ("c", "2023-12-01", False, False), ("d", "2023-12-01", False, False)],
+        [
+            ("s0", "s", "2024-01-01 09:00", None),  # staff are not newcomers
+            ("1", "a", "2024-01-01 10:00", None),  # a: answered by b after 120 min
+            ("2", "b", "2024-01-01 12:00", "1"),  # b's first message is a reply ...
+            ("3", "a", "2024-01-01 12:30", "2"),  # ... answered after 30 min
+            ("4", "a", "2024-01-05 10:00", None),  # a again after 4 days
+            ("5", "a", "2024-01-15 10:00", None),  # and on day 14: returned
+            ("6", "c", "2024-01-03 10:00", None),  # c: bot, self-reply, then staff after 26 h
+            ("7", "bot", "2024-01-03 10:01", "6"),
+            ("8", "c", "2024-01-03 10:05", "6"),
+            ("9", "s", "2024-01-04 12:00", "8"),
+            ("11", "d", "2024-02-20 10:00", None),  # d: never answered, too recent to return
+            ("10", "s", "2024-03-01 10:00", None),  # data end
+        ],
+    )
+
+
+def test_newcomer_table_and_welcome(newcomers_community):
+    t = nc.newcomer_table(newcomers_community).set_index("member_id")
+    assert list(t.index) == ["a", "b", "c", "d"]
+    assert t["reply_seconds"].tolist()[:3] == [7200, 1800, 26 * 3600]
+    assert pd.isna(t.loc["d", "reply_seconds"])
+    w = nc.newcomer_welcome(newcomers_community)
+    assert (w.newcomers, w.answered, w.exposed_24h, w.answered_24h) == (4, 3, 4, 2)
+    assert w.share_answered_24h == 0.5
+    assert w.median_minutes == 120 and w.p90_minutes == pytest.approx(120 + 0.8 * 1440)
+    assert w.to_frame()["newcomers"].sum() == 4
+    assert "50.0%" in w.summary()
+    with_bots = nc.newcomer_table(newcomers_community, include_bots=True).set_index("member_id")
+    assert with_bots.loc["c", "reply_seconds"] == 60  # the bot's reply now counts
+
+
+def test_newcomer_return_and_repeat(newcomers_community):
+    r = nc.newcomer_return(newcomers_community)
+    # exposed for day 35: a, b, c (d is too recent); a and b answered within 24 h, c not
+    assert (r.n_answered, r.returned_answered, r.n_unanswered, r.returned_unanswered) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert r.comparison.diff == pytest.approx(0.5)
+    assert r.associational and "association" in r.summary()
+    assert nc.newcomer_return(newcomers_community, exclude_members=["b"]).n_answered == 1
+    rep = nc.repeat_contribution(newcomers_community)
+    assert rep.overall[7] == {"exposed": 4, "repeated": 2, "share": 0.5}  # a and c (self-reply)
+    assert rep.overall[30] == {"exposed": 3, "repeated": 2, "share": pytest.approx(2 / 3)}
