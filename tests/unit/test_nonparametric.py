@@ -1,4 +1,4 @@
-"""Fast checks of analysis.experiments.nonparametric: conventions, inputs, notes and results."""
+"""Fast checks of analysis.experiments.rank and .bootstrap: conventions, inputs, notes, results."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from analysis.experiments.bootstrap import _percentile_inversion_p, bootstrap_difference
 from analysis.experiments.effects import Comparison
-from analysis.experiments.nonparametric import (
-    _percentile_inversion_p,
-    bootstrap_difference,
-    mann_whitney,
-)
+from analysis.experiments.rank import mann_whitney
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+from analysis.experiments.clusters import CR1_METHOD, cluster_robust_difference, cluster_robust_ols
 from analysis.experiments.corrections import (
     MetricFamily,
     adjust_pvalues,
@@ -24,16 +25,8 @@ from analysis.experiments.corrections import (
     non_inferiority_from_stats,
     non_inferiority_test,
 )
-from analysis.experiments.design import (
-    CR1_METHOD,
-    NO_SPILLOVER,
-    cluster_robust_difference,
-    cluster_robust_ols,
-    sample_ratio_mismatch,
-    spillover_check,
-    treated_neighbour_share,
-)
 from analysis.experiments.effects import Comparison
+from analysis.experiments.interference import NO_SPILLOVER, spillover_check, treated_neighbour_share
 from analysis.experiments.power import (
     PowerPlan,
     mde_means,
@@ -44,6 +37,7 @@ from analysis.experiments.power import (
     sample_size_proportions,
     time_to_run,
 )
+from analysis.experiments.srm import sample_ratio_mismatch
 from analysis.experiments.sufficient import SufficientStats
 from analysis.experiments.tests import two_proportion_test
 
@@ -266,7 +260,7 @@ def test_cluster_robust_difference_labels_and_notes() -> None:
 
 
 def test_anova_icc_matches_the_balanced_formula() -> None:
-    from analysis.experiments.design import _anova_icc
+    from analysis.experiments.clusters import _anova_icc
 
     rng = np.random.default_rng(5)
     groups = np.repeat(np.arange(30), 6)

@@ -19,14 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.experiments.bayes import (
-    BayesResult,
-    MultiArmBayesResult,
-    _beta_two_arm_arrays,
-    bayes_binomial,
-    bayes_means,
-    bayes_multi_arm,
-)
+from analysis.experiments._posterior_math import _beta_two_arm_arrays
+from analysis.experiments.bayes import bayes_binomial, bayes_means
+from analysis.experiments.bayes_multi import bayes_multi_arm
+from analysis.experiments.bayes_results import BayesResult, MultiArmBayesResult
 from analysis.experiments.effects import Comparison
 from analysis.experiments.sequential import (
     DEFAULT_TUNING_N,

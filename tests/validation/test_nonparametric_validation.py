@@ -1,4 +1,4 @@
-"""Validation of analysis.experiments.nonparametric against R, scipy, brute force and simulation.
+"""Validation of analysis.experiments.rank and .bootstrap against R, scipy, brute force, simulation.
 
 Arm convention: ``mann_whitney(control, treatment)`` reports W = the U statistic of the treatment
 sample, i.e. R's ``wilcox.test(treatment, control)`` and scipy's
@@ -20,8 +20,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.experiments import nonparametric as npm
-from analysis.experiments.nonparametric import bootstrap_difference, mann_whitney
+from analysis.experiments import _pairwise_order_stats as order_stats
+from analysis.experiments import bootstrap as boot_module
+from analysis.experiments import rank as rank_module
+from analysis.experiments.bootstrap import bootstrap_difference
+from analysis.experiments.rank import mann_whitney
 
 # R ?wilcox.test: x plays the treatment, y the control.
 R_X = [0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46]
@@ -99,13 +102,13 @@ def test_r_reference_hodges_lehmann_and_exact_interval(alternative: str) -> None
 
 @pytest.mark.parametrize(("n", "m"), [(1, 1), (1, 4), (3, 3), (4, 7), (7, 4), (6, 8)])
 def test_null_cdf_matches_enumeration(n: int, m: int) -> None:
-    np.testing.assert_allclose(npm._mwu_null_cdf(n, m), brute_null_cdf(n, m), rtol=1e-14)
+    np.testing.assert_allclose(rank_module._mwu_null_cdf(n, m), brute_null_cdf(n, m), rtol=1e-14)
 
 
 def test_null_cdf_matches_scipy_exact_p_values() -> None:
     rng = np.random.default_rng(3)
     for n, m in [(5, 9), (12, 20), (30, 45), (49, 49)]:
-        cdf = npm._mwu_null_cdf(n, m)
+        cdf = rank_module._mwu_null_cdf(n, m)
         for _ in range(5):
             t, c = rng.normal(size=n), rng.normal(0.3, 1, size=m)
             res = stats.mannwhitneyu(t, c, alternative="less", method="exact")
@@ -115,8 +118,8 @@ def test_null_cdf_matches_scipy_exact_p_values() -> None:
 @pytest.mark.parametrize(("n", "m", "alpha"), [(30, 40, 0.05), (45, 45, 0.05), (40, 25, 0.1)])
 def test_normal_approximation_of_interval_rank_is_close_to_exact(n, m, alpha) -> None:
     sigma = math.sqrt(n * m * (n + m + 1) / 12)
-    exact = npm._interval_rank(n, m, alpha / 2, sigma, exact=True)
-    approx = npm._interval_rank(n, m, alpha / 2, sigma, exact=False)
+    exact = rank_module._interval_rank(n, m, alpha / 2, sigma, exact=True)
+    approx = rank_module._interval_rank(n, m, alpha / 2, sigma, exact=False)
     assert abs(exact[0] - approx[0]) <= 1
     assert exact[1] < alpha / 2 and approx[1] == pytest.approx(exact[1], abs=0.003)
 
@@ -204,11 +207,11 @@ def test_hodges_lehmann_equals_brute_force(label, t, c) -> None:
 @pytest.mark.parametrize(("label", "t", "c"), _datasets(), ids=[d[0] for d in _datasets()])
 def test_selection_algorithm_equals_brute_force(label, t, c, monkeypatch) -> None:
     # A tiny gathering threshold forces many pivot rounds of the O(n + m) selection path.
-    monkeypatch.setattr(npm, "_BRUTE_FORCE_PAIRS", 16)
+    monkeypatch.setattr(order_stats, "_BRUTE_FORCE_PAIRS", 16)
     ordered = np.sort(np.subtract.outer(t, c).ravel())
     size = ordered.size
     ks = sorted({0, 1, size // 7, size // 2 - 1, size // 2, size - 2, size - 1} & set(range(size)))
-    values, algorithm = npm._pairwise_difference_order_stats(t, c, ks, force_selection=True)
+    values, algorithm = order_stats._pairwise_difference_order_stats(t, c, ks, force_selection=True)
     assert "selection" in algorithm
     assert values == [ordered[k] for k in ks]
     res = mann_whitney(c, t)
@@ -366,14 +369,14 @@ def test_bootstrap_memory_is_bounded_by_batches(monkeypatch) -> None:
     # Every resampled array handed to the statistic must respect the batch budget, and all
     # B × (n_c + n_t) draws must still be made.
     sizes = []
-    real = npm._apply_statistic
+    real = boot_module._apply_statistic
 
     def spy(func, values, name):
         sizes.append(values.size)
         return real(func, values, name)
 
-    monkeypatch.setattr(npm, "_apply_statistic", spy)
-    monkeypatch.setattr(npm, "_BATCH_ELEMENTS", 50_000)
+    monkeypatch.setattr(boot_module, "_apply_statistic", spy)
+    monkeypatch.setattr(boot_module, "_BATCH_ELEMENTS", 50_000)
     rng = np.random.default_rng(0)
     res = bootstrap_difference(rng.normal(size=20_000), rng.normal(size=15_000), n_resamples=100)
     assert res.extra["batch_size"] == 2

@@ -25,13 +25,11 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from analysis.config import SHARED_DIR
+from analysis.experiments.clusters import cluster_robust_difference, cluster_robust_ols
 from analysis.experiments.corrections import adjust_pvalues
-from analysis.experiments.design import (
+from analysis.experiments.interference import (
     NO_SPILLOVER,
     SPILLOVER_BETTER,
-    cluster_robust_difference,
-    cluster_robust_ols,
-    sample_ratio_mismatch,
     spillover_check,
     treated_neighbour_share,
 )
@@ -41,6 +39,7 @@ from analysis.experiments.power import (
     sample_size_means,
     sample_size_proportions,
 )
+from analysis.experiments.srm import sample_ratio_mismatch
 from analysis.experiments.tests import _pooled_z
 
 PETERSEN = SHARED_DIR / "data" / "petersen-cluster" / "PetersenCL.csv"

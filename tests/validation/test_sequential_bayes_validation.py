@@ -21,12 +21,9 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from analysis.experiments.bayes import (
-    _beta_two_arm_arrays,
-    bayes_binomial,
-    bayes_means,
-    bayes_multi_arm,
-)
+from analysis.experiments._posterior_math import _beta_two_arm_arrays
+from analysis.experiments.bayes import bayes_binomial, bayes_means
+from analysis.experiments.bayes_multi import bayes_multi_arm
 from analysis.experiments.sequential import (
     _sequential_mean_arrays,
     _sequential_proportion_arrays,

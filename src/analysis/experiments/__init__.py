@@ -4,13 +4,11 @@ Start with :func:`analyse_experiment` (a community experiment) or :func:`analyse
 (a per-unit table an analyst brings); the individual tests are below it.
 """
 
-from analysis.experiments.bayes import (
-    BayesResult,
-    MultiArmBayesResult,
-    bayes_binomial,
-    bayes_means,
-    bayes_multi_arm,
-)
+from analysis.experiments.bayes import bayes_binomial, bayes_means
+from analysis.experiments.bayes_multi import bayes_multi_arm
+from analysis.experiments.bayes_results import BayesResult, MultiArmBayesResult
+from analysis.experiments.bootstrap import bootstrap_difference
+from analysis.experiments.clusters import cluster_robust_difference, cluster_robust_ols
 from analysis.experiments.corrections import (
     MetricFamily,
     adjust_pvalues,
@@ -19,15 +17,9 @@ from analysis.experiments.corrections import (
     non_inferiority_test,
 )
 from analysis.experiments.cuped import RatioCupedStats, cuped_ratio_test, cuped_test
-from analysis.experiments.design import (
-    cluster_robust_difference,
-    cluster_robust_ols,
-    sample_ratio_mismatch,
-    spillover_check,
-)
 from analysis.experiments.effects import Comparison
+from analysis.experiments.interference import spillover_check
 from analysis.experiments.means import welch_test
-from analysis.experiments.nonparametric import bootstrap_difference, mann_whitney
 from analysis.experiments.outcomes import (
     BINARY_METRICS,
     binary_outcome_counts,
@@ -41,13 +33,16 @@ from analysis.experiments.power import (
     sample_size_proportions,
     time_to_run,
 )
+from analysis.experiments.rank import mann_whitney
 from analysis.experiments.ratio import ratio_test
 from analysis.experiments.sequential import (
     sequential_from_comparison,
     sequential_proportions,
     sequential_welch,
 )
-from analysis.experiments.study import ExperimentAnalysis, analyse_experiment, analyse_unit_table
+from analysis.experiments.srm import sample_ratio_mismatch
+from analysis.experiments.study import analyse_experiment, analyse_unit_table
+from analysis.experiments.study_result import ExperimentAnalysis
 from analysis.experiments.sufficient import SufficientStats, sufficient_stats_expr
 from analysis.experiments.tests import (
     DIFF_CI_METHOD,
