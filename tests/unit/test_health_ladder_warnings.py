@@ -9,12 +9,8 @@ import pytest
 
 from analysis.data import Community
 from analysis.health.activity import activity
-from analysis.health.ladder import (
-    LadderRules,
-    ladder_transitions,
-    member_levels,
-    promotion_candidates,
-)
+from analysis.health.ladder import LadderRules, member_levels
+from analysis.health.ladder_moves import ladder_transitions, promotion_candidates
 from analysis.health.warnings import MAD_TO_SD, early_warnings, robust_z
 from analysis.schema import Tables
 from tests.conftest import make_members, make_messages

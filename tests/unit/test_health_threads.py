@@ -9,7 +9,14 @@ import pytest
 
 from analysis.data import Community
 from analysis.health import newcomers as nc
-from analysis.health import threads as th
+from analysis.health.discussion import conversation_duration, discussion_depth, sessions_expr
+from analysis.health.responsiveness import response_rate, time_to_first_response
+from analysis.health.shares import (
+    member_initiated_share,
+    member_to_member_share,
+    support_deflection,
+)
+from analysis.health.thread_table import thread_table
 from analysis.schema import Tables
 from tests.conftest import make_members, make_messages
 
@@ -73,7 +80,7 @@ WEEKS = pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"])
 
 
 def test_thread_table_by_hand(threads_community):
-    t = th.thread_table(threads_community).set_index("thread_id")
+    t = thread_table(threads_community).set_index("thread_id")
     assert list(t.index) == ["1", "5", "7", "8", "11", "18", "16"]  # by root time; no bot root
     one = t.loc["1"]
     assert (one.n_replies, one.participants, one.max_depth) == (3, 3, 3)
@@ -91,7 +98,7 @@ def test_thread_table_by_hand(threads_community):
 
 
 def test_response_rate_windows_exposure_and_empty_periods(threads_community):
-    r = th.response_rate(threads_community, within=("24h", "7d"))
+    r = response_rate(threads_community, within=("24h", "7d"))
     f = r.to_frame()
     day = f[f["window"] == "24h"].set_index("period_start")
     week = f[f["window"] == "7d"].set_index("period_start")
@@ -115,13 +122,13 @@ def test_response_rate_windows_exposure_and_empty_periods(threads_community):
 
 
 def test_bots_included_makes_the_bot_reply_a_response(threads_community):
-    r = th.response_rate(threads_community, within=("24h",), include_bots=True)
+    r = response_rate(threads_community, within=("24h",), include_bots=True)
     # roots 13 (bot, answered by a in 5 min) and 7 (bot answered in 1 min) join the answered
     assert r.overall["24h"] == {"roots": 8, "exposed": 7, "responded": 5, "rate": 5 / 7}
 
 
 def test_time_to_first_response_split_by_responder(threads_community):
-    r = th.time_to_first_response(threads_community)
+    r = time_to_first_response(threads_community)
     o = r.overall
     # all: 0, 10, 20, 30, 2880 minutes; staff: 0, 30; members: 10, 20, 2880
     assert o["all"]["n"] == 5 and o["all"]["median_minutes"] == 20
@@ -142,7 +149,7 @@ def test_time_to_first_response_split_by_responder(threads_community):
 
 
 def test_without_staff_staff_replies_are_not_responses(threads_community):
-    r = th.time_to_first_response(threads_community, include_staff=False)
+    r = time_to_first_response(threads_community, include_staff=False)
     # thread 1 is now first answered by b at 60 min; thread 11's only answer was staff
     assert r.overall["staff"]["n"] == 0
     assert r.overall["member"]["n"] == 4 and r.overall["member"]["median_minutes"] == 40
@@ -150,7 +157,7 @@ def test_without_staff_staff_replies_are_not_responses(threads_community):
 
 
 def test_discussion_depth_by_hand(threads_community):
-    r = th.discussion_depth(threads_community)
+    r = discussion_depth(threads_community)
     first = r.to_frame().iloc[0]  # threads 1, 5, 7, 8, 11
     assert first["threads"] == 5
     assert first["mean_replies"] == pytest.approx(6 / 5) and first["median_replies"] == 1
@@ -161,7 +168,7 @@ def test_discussion_depth_by_hand(threads_community):
 
 
 def test_conversation_duration_threads(threads_community):
-    r = th.conversation_duration(threads_community, mode="threads")
+    r = conversation_duration(threads_community, mode="threads")
     # durations of threads with ≥ 2 people: 60, 10, 2880, 10 (skewed: 11:50 → 12:00), 20 min
     assert r.overall["conversations"] == 7 and r.overall["multi"] == 5
     assert r.overall["median_minutes"] == 20
@@ -187,16 +194,16 @@ def test_sessions_with_a_30_minute_gap():
         ],
         channels={"7": "tg:2", "8": "tg:2"},
     )
-    s = c.execute(th.sessions_expr(c)).sort_values(["channel_id", "session"])
+    s = c.execute(sessions_expr(c)).sort_values(["channel_id", "session"])
     assert s["n_messages"].tolist() == [3, 2, 1, 2]
     assert s["participants"].tolist() == [2, 1, 1, 2]
     assert s["duration_seconds"].tolist() == [3000, 1140, 0, 300]
-    r = th.conversation_duration(c, period="day")  # no reply links observed: sessions
+    r = conversation_duration(c, period="day")  # no reply links observed: sessions
     assert r.mode == "sessions" and r.gap == "30min"
     assert (r.overall["conversations"], r.overall["multi"]) == (4, 2)
     assert r.overall["median_minutes"] == pytest.approx(27.5)  # 50 and 5 minutes
-    assert th.conversation_duration(c, mode="sessions", gap="31min").overall["multi"] == 2
-    assert th.conversation_duration(c, mode="sessions", gap="19min").overall["multi"] == 1
+    assert conversation_duration(c, mode="sessions", gap="31min").overall["multi"] == 2
+    assert conversation_duration(c, mode="sessions", gap="19min").overall["multi"] == 1
 
 
 @pytest.fixture
@@ -224,10 +231,10 @@ def shares_community() -> Community:
 
 
 def test_member_initiated_share_and_staff_only_channel(shares_community):
-    r = th.member_initiated_share(shares_community)
+    r = member_initiated_share(shares_community)
     assert (r.numerator, r.denominator) == (2, 3)
     assert r.to_frame()["share"].tolist() == [1.0, 0.0]
-    by = th.member_initiated_share(shares_community, by_channel=True).to_frame()
+    by = member_initiated_share(shares_community, by_channel=True).to_frame()
     staff_channel = by[by["channel_id"] == "tg:staff"]
     assert staff_channel["denominator"].tolist() == [0, 1]
     assert staff_channel["numerator"].sum() == 0
@@ -235,13 +242,13 @@ def test_member_initiated_share_and_staff_only_channel(shares_community):
 
 
 def test_member_to_member_share(shares_community):
-    r = th.member_to_member_share(shares_community)
+    r = member_to_member_share(shares_community)
     assert (r.numerator, r.denominator) == (2, 5)  # replies 4 and 7 of 2, 3, 4, 7, 9
     assert r.to_frame()["share"].tolist() == [pytest.approx(0.5), 0.0]
 
 
 def test_support_deflection(shares_community):
-    r = th.support_deflection(shares_community)
+    r = support_deflection(shares_community)
     assert (r.numerator, r.denominator) == (1, 3)  # root 6 answered first by a member
     assert r.to_dict()["share"] == pytest.approx(1 / 3)
 
@@ -253,13 +260,13 @@ def test_plots_and_dicts_are_well_formed(threads_community):
 
     matplotlib.use("Agg")
     for fn in (
-        th.response_rate,
-        th.time_to_first_response,
-        th.discussion_depth,
-        th.conversation_duration,
-        th.member_initiated_share,
-        th.member_to_member_share,
-        th.support_deflection,
+        response_rate,
+        time_to_first_response,
+        discussion_depth,
+        conversation_duration,
+        member_initiated_share,
+        member_to_member_share,
+        support_deflection,
     ):
         result = fn(threads_community)
         json.dumps(result.to_dict(), allow_nan=False)

@@ -19,13 +19,8 @@ from analysis.network.communities import (
     leiden_communities,
     louvain_cross_check,
 )
-from analysis.network.core import (
-    core_members,
-    core_stability,
-    innermost_core,
-    k_core_numbers,
-    rich_club,
-)
+from analysis.network.core import core_members, core_stability, innermost_core, k_core_numbers
+from analysis.network.rich_club import rich_club
 from analysis.network.structure import garlaschelli_loffredo, structure
 from analysis.schema import Tables
 from tests.conftest import make_members, make_messages, ts
@@ -318,7 +313,7 @@ def test_rich_club_phi_equals_networkx_and_rewiring_preserves_degrees():
     pd.testing.assert_frame_equal(result.to_frame(), again.to_frame())  # bit-for-bit with seed
     json.dumps(result.to_dict())
 
-    from analysis.network.core import _rewire
+    from analysis.network.rich_club import _rewire
 
     edges = np.array(list(g.edges()))
     rewired = _rewire(edges, 2000, np.random.default_rng(0))

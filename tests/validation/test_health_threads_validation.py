@@ -26,7 +26,11 @@ from scipy.stats import norm
 
 from analysis.data import Community
 from analysis.health import newcomers as nc
-from analysis.health import threads as th
+from analysis.health import responsiveness
+from analysis.health.discussion import sessions_expr
+from analysis.health.responsiveness import response_rate, time_to_first_response
+from analysis.health.shares import member_to_member_share
+from analysis.health.thread_table import thread_table
 from analysis.pseudonym import Pseudonymizer
 
 
@@ -47,7 +51,7 @@ def _truncated_median(median: float, sigma: float, cap: float) -> float:
 
 def test_first_response_medians_recover_planted_delays(community):
     c, truth = community
-    r = th.time_to_first_response(c)
+    r = time_to_first_response(c)
     for who in ("staff", "member"):
         m, sigma = truth.response_median_minutes[who], truth.response_sigma[who]
         expected = _truncated_median(m, sigma, truth.response_max_hours * 60)
@@ -61,7 +65,7 @@ def test_first_response_medians_recover_planted_delays(community):
 
 def test_response_rate_recovers_planted_probability(community):
     c, truth = community
-    r = th.response_rate(c, within=("24h", "7d"))
+    r = response_rate(c, within=("24h", "7d"))
     for w in ("24h", "7d"):
         o = r.overall[w]
         # every planted answer comes within 24 h, so both windows estimate response_prob
@@ -118,7 +122,7 @@ def test_engine_numbers_equal_an_independent_pandas_computation(community, synth
     c, _ = community
     processed, _, _ = synthetic_dataset
     ref, end = _pandas_first_responses(processed)
-    r = th.response_rate(c, within=("24h",), period="week")
+    r = response_rate(c, within=("24h",), period="week")
     exposed = ref["created_at"] + pd.Timedelta("24h") <= end
     responded = exposed & (ref["seconds"] <= 86_400)
     assert r.overall["24h"]["exposed"] == int(exposed.sum())
@@ -127,7 +131,7 @@ def test_engine_numbers_equal_an_independent_pandas_computation(community, synth
     per_week = responded.groupby(week).sum()
     got = r.to_frame().set_index("period_start")["responded"]
     assert got[got > 0].astype(int).to_dict() == per_week[per_week > 0].astype(int).to_dict()
-    t = th.time_to_first_response(c)
+    t = time_to_first_response(c)
     answered = ref.dropna(subset=["response_at"])
     assert t.overall["all"]["n"] == len(answered)
     assert t.overall["all"]["median_minutes"] == pytest.approx(
@@ -145,17 +149,17 @@ def test_duckdb_and_spark_agree(engines):
     member-to-member aggregates, and the window-function sessions."""
     duck, spark = engines
     for call in (
-        lambda c: th.response_rate(c, period="month", by_channel=True),
-        lambda c: th.member_to_member_share(c, period="month"),
+        lambda c: response_rate(c, period="month", by_channel=True),
+        lambda c: member_to_member_share(c, period="month"),
     ):
         a, b = call(duck), call(spark)
         assert a.to_dict() == b.to_dict(), type(a).__name__
         pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), rtol=1e-12, check_dtype=False)
-    ta, tb = (th.thread_table(c, with_depth=False) for c in engines)
+    ta, tb = (thread_table(c, with_depth=False) for c in engines)
     assert len(ta) > 10_000 and ta["response_seconds"].notna().sum() > 8_000
     pd.testing.assert_frame_equal(ta, tb, check_dtype=False)
     sa, sb = (
-        c.execute(th.sessions_expr(c)).sort_values(["channel_id", "session"], ignore_index=True)
+        c.execute(sessions_expr(c)).sort_values(["channel_id", "session"], ignore_index=True)
         for c in engines
     )
     pd.testing.assert_frame_equal(sa, sb, check_dtype=False)
@@ -163,5 +167,5 @@ def test_duckdb_and_spark_agree(engines):
     assert len(na) > 500
     pd.testing.assert_frame_equal(na, nb, check_dtype=False)
     # quantiles come from these identical rows, so they agree exactly (tolerance 1e-12)
-    qa, qb = (th._response_stats(t) for t in (ta, tb))
+    qa, qb = (responsiveness._response_stats(t) for t in (ta, tb))
     assert qa == qb

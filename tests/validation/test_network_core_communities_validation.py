@@ -25,13 +25,14 @@ from analysis.network.communities import (
     louvain,
     louvain_cross_check,
 )
-from analysis.network.core import core_members, k_core_numbers, rich_club
+from analysis.network.core import core_members, k_core_numbers
 from analysis.network.graphs import (
     coparticipation_edges_expr,
     reaction_edges_expr,
     to_igraph,
     undirected_view,
 )
+from analysis.network.rich_club import rich_club
 from analysis.pseudonym import Pseudonymizer
 
 KARATE_BEST = 0.4198

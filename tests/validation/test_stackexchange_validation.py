@@ -22,6 +22,7 @@ import pytest
 from analysis import config
 from analysis.data import Community
 from analysis.health import activity
+from analysis.health.responsiveness import response_rate, time_to_first_response
 from analysis.ingest.stackexchange import read_accepted_answers, read_stackexchange
 from analysis.pseudonym import Pseudonymizer
 
@@ -159,13 +160,10 @@ def test_time_to_first_response_and_24h_share(events, community):
     share = float((exposed & (q["seconds"] <= 86400)).sum() / exposed.sum())
     # The independent figures (reported in the hand-over).
     assert median_s > 0 and 0 < share < 1
-    threads = pytest.importorskip(
-        "analysis.health.threads", reason="analysis.health.threads is not written yet"
-    )
-    ttfr = threads.time_to_first_response(community)
+    ttfr = time_to_first_response(community)
     assert ttfr.overall["all"]["n"] == int(q["seconds"].notna().sum())
     assert abs(ttfr.overall["all"]["median_minutes"] * 60 - median_s) <= 1.0
-    rate = threads.response_rate(community, within=("24h",))
+    rate = response_rate(community, within=("24h",))
     assert rate.overall["24h"]["exposed"] == int(exposed.sum())
     assert rate.overall["24h"]["rate"] == pytest.approx(share, abs=0, rel=0)
 

@@ -6,9 +6,9 @@ per-period aggregates come back as pandas.
 Definitions shared by all metrics here
 --------------------------------------
 Periods
-    Calendar periods in UTC: ``day``; ``week`` = ISO week, Monday 00:00 UTC to the next Monday;
-    ``month`` = calendar month. Every period between the first and the last message appears,
-    including periods with no activity (zeros, not gaps).
+    Calendar periods in UTC (:mod:`analysis.health.periods`): ``day``; ``week`` = ISO week,
+    Monday 00:00 UTC to the next Monday; ``month`` = calendar month. Every period between the
+    first and the last message appears, including periods with no activity (zeros, not gaps).
 Messages
     Rows of ``messages`` whose ``kind`` is not ``service`` (joins, pins and topic creation are
     events, not contributions).
@@ -29,17 +29,20 @@ Staff and bots
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import pandas as pd
 
 from analysis.data import Community
+from analysis.health.periods import (
+    Period,
+    check_period,
+    period_end,
+    period_index,
+    period_start_expr,
+)
 from analysis.results import Result
-
-Period = Literal["day", "week", "month"]
-_TRUNCATE_UNIT = {"day": "D", "week": "W", "month": "M"}
-_PANDAS_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
 def members_included(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
@@ -52,17 +55,10 @@ def members_included(community: Community, *, include_staff: bool, include_bots:
     return members
 
 
-def _period_start(ts: Any, period: Period) -> Any:
-    return ts.truncate(_TRUNCATE_UNIT[period]).cast("date")
-
-
-def _period_index(first: pd.Timestamp, last: pd.Timestamp, period: Period) -> pd.DatetimeIndex:
-    if period == "week":
-        first = first - pd.Timedelta(days=first.weekday())
-        return pd.date_range(first, last, freq="7D")
-    if period == "month":
-        return pd.date_range(first.replace(day=1), last, freq="MS")
-    return pd.date_range(first, last, freq="D")
+# Old private names, kept only for concentration.py, engagement.py and retention.py, which still
+# import them from here; import the public names from analysis.health.periods instead.
+_period_start = period_start_expr
+_period_index = period_index
 
 
 def activity_expr(
@@ -77,13 +73,12 @@ def activity_expr(
     Columns: ``period_start`` (date), ``messages``, ``authors``, ``active_members``. Periods
     without activity are absent here; :func:`activity` fills them.
     """
-    if period not in _TRUNCATE_UNIT:
-        raise ValueError(f"period must be one of {list(_TRUNCATE_UNIT)}, got {period!r}")
+    check_period(period)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     msgs = community.messages.filter(community.messages.kind != "service")
     msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
     per_message = msgs.select(
-        period_start=_period_start(msgs.created_at, period),
+        period_start=period_start_expr(msgs.created_at, period),
         member_id=msgs.member_id,
         is_message=ibis.literal(1),
     )
@@ -94,7 +89,7 @@ def activity_expr(
         reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
         acts = per_message.union(
             reactions.select(
-                period_start=_period_start(reactions.reacted_at, period),
+                period_start=period_start_expr(reactions.reacted_at, period),
                 member_id=reactions.member_id,
                 is_message=ibis.literal(0),
             ),
@@ -125,7 +120,7 @@ def joins_expr(
 ) -> Any:
     """New members per period (``period_start``, ``new_members``) as an ibis expression."""
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    joins = members.select(period_start=_period_start(members.joined_at, period))
+    joins = members.select(period_start=period_start_expr(members.joined_at, period))
     return (
         joins.group_by("period_start").aggregate(new_members=joins.count()).order_by("period_start")
     )
@@ -251,18 +246,12 @@ def activity(
     frame = _assemble(acts, joins, period)
     if len(frame):
         last = community.last_message_at().tz_convert(None)
-        frame["complete"] = _period_end(frame["period_start"], period) <= last
+        frame["complete"] = period_end(frame["period_start"], period) <= last
     else:
         frame["complete"] = pd.Series(dtype=bool)
     return ActivitySeries(
         period=period, include_staff=include_staff, include_bots=include_bots, frame=frame
     )
-
-
-def _period_end(starts: pd.Series, period: Period) -> pd.Series:
-    if period == "month":
-        return starts + pd.offsets.MonthBegin(1)
-    return starts + pd.Timedelta(days=7 if period == "week" else 1)
 
 
 def _assemble(acts: pd.DataFrame, joins: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -273,7 +262,7 @@ def _assemble(acts: pd.DataFrame, joins: pd.DataFrame, period: Period) -> pd.Dat
         )
     for frame in (acts, joins):
         frame["period_start"] = pd.to_datetime(frame["period_start"])
-    index = _period_index(acts["period_start"].min(), acts["period_start"].max(), period)
+    index = period_index(acts["period_start"].min(), acts["period_start"].max(), period)
     out = acts.set_index("period_start").reindex(index, fill_value=0)
     new = joins.set_index("period_start")["new_members"]
     out["new_members"] = new.reindex(index, fill_value=0)

@@ -3,14 +3,14 @@
 Recognition programmes give members transparent levels (the domain spec, "Member ladder"):
 newcomers, active participants, the core (the 5–10 most active, with early access and closed
 chats), mentors (who help newcomers) and ambassadors (who bring others). This module assigns every
-member a level per period by configurable rules (:class:`LadderRules`), counts the moves between
-consecutive periods (:func:`ladder_transitions`) and lists members who nearly qualify for the next
-level, with the reason in words (:func:`promotion_candidates`).
+member a level per period by configurable rules (:class:`LadderRules`, :func:`member_levels`);
+:mod:`analysis.health.ladder_moves` counts the moves between consecutive periods and lists members
+who nearly qualify for the next level.
 
 Definitions
 -----------
 Periods
-    UTC calendar periods as in :mod:`analysis.health.activity` (``week`` = ISO week starting
+    UTC calendar periods as in :mod:`analysis.health.periods` (``week`` = ISO week starting
     Monday, ``month`` = calendar month), from the period of the first message to the period of
     the last. A period's *end* ``E`` is the start of the next period (exclusive).
 Rule window
@@ -63,28 +63,24 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis.data import Community, utc_timestamp
-from analysis.health.activity import Period, _period_end, _period_index, members_included
+from analysis.data import Community
+from analysis.health.activity import members_included
+from analysis.health.periods import Period, check_period, period_end, period_index
 from analysis.results import Result
 
 __all__ = [
+    "DEFAULT_RULES",
     "LADDER",
     "LEVELS",
     "LadderLevels",
     "LadderRules",
-    "LadderTransitions",
-    "PromotionCandidates",
-    "ladder_transitions",
     "member_levels",
-    "promotion_candidates",
 ]
 
 #: Every level, lowest first (``inactive`` and ``newcomer`` share the bottom rung).
 LEVELS = ("inactive", "newcomer", "active", "core", "mentor", "ambassador")
 #: The rung of each level (0 = bottom).
 LADDER = {"inactive": 0, "newcomer": 0, "active": 1, "core": 2, "mentor": 3, "ambassador": 4}
-_NEXT = {"inactive": "active", "newcomer": "active", "active": "core", "core": "mentor"}
-_NEXT["mentor"] = "ambassador"
 
 
 @dataclass(frozen=True)
@@ -130,6 +126,11 @@ class LadderRules:
             raise ValueError(f"LadderRules.window_days must be ≥ 1 or None, got {self.window_days}")
         if self.newcomer_days < 0:
             raise ValueError(f"LadderRules.newcomer_days must be ≥ 0, got {self.newcomer_days}")
+
+
+#: The default thresholds (:class:`LadderRules` with no arguments), the default of every ladder
+#: function.
+DEFAULT_RULES = LadderRules()
 
 
 # ------------------------------------------------------------------------- engine aggregates
@@ -273,10 +274,6 @@ class LadderLevels(Result):
         return ax
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _window_words(rules: LadderRules) -> str:
     return "the period" if rules.window_days is None else f"the last {rules.window_days} days"
 
@@ -285,7 +282,7 @@ def member_levels(
     community: Community,
     *,
     period: Period = "month",
-    rules: LadderRules = LadderRules(),
+    rules: LadderRules = DEFAULT_RULES,
     include_staff: bool = False,
 ) -> LadderLevels:
     """Assign every member a ladder level in every period.
@@ -307,8 +304,7 @@ def member_levels(
         Per period and member: level and the counts behind it (definitions in the module
         docstring).
     """
-    if period not in ("day", "week", "month"):
-        raise ValueError(f"period must be one of ['day', 'week', 'month'], got {period!r}")
+    check_period(period)
     members_expr = members_included(community, include_staff=include_staff, include_bots=False)
     members = community.execute(members_expr.select("member_id", "joined_at"))
     daily = _daily_messages(community, members_expr)
@@ -332,8 +328,8 @@ def member_levels(
     code = pd.Index(ids)
     joined = pd.to_datetime(members["joined_at"], utc=True).dt.tz_convert(None).to_numpy()
     daily["day"] = pd.to_datetime(daily["day"], utc=True).dt.tz_convert(None)
-    starts = _period_index(daily["day"].min(), daily["day"].max(), period)
-    ends = pd.DatetimeIndex(_period_end(pd.Series(starts), period))
+    starts = period_index(daily["day"].min(), daily["day"].max(), period)
+    ends = pd.DatetimeIndex(period_end(pd.Series(starts), period))
     if rules.window_days is None:
         win_starts = starts
     else:
@@ -395,278 +391,3 @@ def member_levels(
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.sort_values(["period_start", "member_id"], ignore_index=True)
     return LadderLevels(period, rules, include_staff, frame[columns])
-
-
-# ---------------------------------------------------------------------------- transitions
-
-
-@dataclass(frozen=True)
-class LadderTransitions(Result):
-    """Moves between ladder levels from one period to the next, pooled over periods.
-
-    Attributes
-    ----------
-    period : str
-    counts : pandas.DataFrame
-        Rows = level in period t (plus ``joined``: members who joined during period t+1 and so
-        had no level in t), columns = level in period t+1; cell = number of (member, t) pairs.
-    shares : pandas.DataFrame
-        ``counts`` divided by its row sums (rows without members are NaN).
-    n_periods : int
-        Number of consecutive period pairs pooled.
-    """
-
-    period: str
-    counts: pd.DataFrame = field(repr=False)
-    shares: pd.DataFrame = field(repr=False)
-    n_periods: int = 0
-    title: str = "Ladder transitions"
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.counts.copy()
-
-    def summary(self) -> str:
-        c = self.counts
-        if c.to_numpy().sum() == 0:
-            return "Fewer than two complete periods, so no transitions to count."
-        up = sum(
-            int(c.loc[a, b])
-            for a in c.index
-            for b in c.columns
-            if a != "joined" and LADDER[b] > LADDER[a]
-        )
-        down = sum(
-            int(c.loc[a, b])
-            for a in c.index
-            for b in c.columns
-            if a != "joined" and LADDER[b] < LADDER[a]
-        )
-        kept = self.shares.loc["active", "active":].sum() if "active" in self.shares.index else 0
-        return (
-            f"Over {self.n_periods} {self.period}-to-{self.period} steps, members moved up a "
-            f"rung {up:,} times and down {down:,} times; {kept:.0%} of active members stayed "
-            f"active or rose the next {self.period}."
-        )
-
-    def plot(self, ax: Any = None) -> Any:
-        import matplotlib.pyplot as plt
-        import seaborn as sns
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 5))
-        sns.heatmap(
-            self.shares.fillna(0.0),
-            annot=self.counts,
-            fmt="d",
-            cmap="Blues",
-            vmin=0,
-            vmax=1,
-            cbar_kws={"label": "share of the row"},
-            ax=ax,
-        )
-        ax.set_xlabel(f"level in the next {self.period}")
-        ax.set_ylabel(f"level in this {self.period}")
-        ax.set_title("Ladder transitions (colour: row share; numbers: members)")
-        return ax
-
-
-def ladder_transitions(
-    community: Community | None = None,
-    *,
-    period: Period = "month",
-    rules: LadderRules = LadderRules(),
-    include_staff: bool = False,
-    levels: LadderLevels | None = None,
-    complete_only: bool = True,
-) -> LadderTransitions:
-    """Count moves between ladder levels from each period to the next.
-
-    Parameters
-    ----------
-    community : Community, optional
-        Needed unless ``levels`` is given.
-    period, rules, include_staff
-        As in :func:`member_levels` (ignored when ``levels`` is given).
-    levels : LadderLevels, optional
-        Reuse levels already computed.
-    complete_only : bool
-        Leave out the period the data ends inside (its counts are partial).
-
-    Returns
-    -------
-    LadderTransitions
-        For every pair of consecutive periods (t, t+1) and every member with a level in t+1:
-        one count in row ``level(t)`` (``joined`` if they joined during t+1), column
-        ``level(t+1)``; pooled over all pairs, with row shares.
-    """
-    if levels is None:
-        if community is None:
-            raise ValueError("give a community or precomputed levels")
-        levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
-    frame = levels.frame
-    if complete_only:
-        frame = frame[frame["complete"]]
-    periods = sorted(frame["period_start"].unique())
-    rows = ["joined", *LEVELS]
-    counts = pd.DataFrame(0, index=pd.Index(rows, name="from"), columns=pd.Index(LEVELS, name="to"))
-    by_period = {p: g.set_index("member_id")["level"] for p, g in frame.groupby("period_start")}
-    for before, after in zip(periods[:-1], periods[1:], strict=True):
-        prev = by_period[before].reindex(by_period[after].index).fillna("joined")
-        table = pd.crosstab(prev, by_period[after])
-        for a in table.index:
-            for b in table.columns:
-                counts.loc[a, b] += int(table.loc[a, b])
-    totals = counts.sum(axis=1)
-    shares = counts.div(totals.where(totals > 0), axis=0)
-    return LadderTransitions(
-        period=levels.period, counts=counts, shares=shares, n_periods=max(len(periods) - 1, 0)
-    )
-
-
-# ----------------------------------------------------------------------- promotion candidates
-
-
-@dataclass(frozen=True)
-class PromotionCandidates(Result):
-    """Members one rung below a level who nearly meet its rule.
-
-    Attributes
-    ----------
-    period_start : pandas.Timestamp
-        The period assessed.
-    near : float
-        A member is a candidate when ``near × needed ≤ value < needed``.
-    frame : pandas.DataFrame
-        ``member_id`` (pseudonym), ``level``, ``target``, ``value``, ``needed``, ``progress``
-        (value ÷ needed) and ``reason`` (in words), closest to promotion first.
-    """
-
-    period_start: pd.Timestamp
-    near: float
-    frame: pd.DataFrame = field(repr=False)
-    title: str = "Promotion candidates"
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.frame.copy()
-
-    def summary(self) -> str:
-        if self.frame.empty:
-            return (
-                f"No member is within {1 - self.near:.0%} of the next level in the period "
-                f"starting {self.period_start.date()}."
-            )
-        by = self.frame["target"].value_counts()
-        parts = ", ".join(f"{int(by[t])} for {t}" for t in LEVELS if t in by)
-        return (
-            f"{len(self.frame)} members nearly qualify for the next level in the period "
-            f"starting {self.period_start.date()}: {parts}."
-        )
-
-
-def promotion_candidates(
-    community: Community | None = None,
-    *,
-    period: Period = "month",
-    rules: LadderRules = LadderRules(),
-    include_staff: bool = False,
-    at: Any = None,
-    near: float = 0.75,
-    levels: LadderLevels | None = None,
-) -> PromotionCandidates:
-    """Members one rung below a level who meet at least ``near`` of its rule's threshold.
-
-    Parameters
-    ----------
-    community : Community, optional
-        Needed unless ``levels`` is given.
-    period, rules, include_staff
-        As in :func:`member_levels` (ignored when ``levels`` is given).
-    at : date-like, optional
-        Any time inside the period to assess (UTC); default the last complete period.
-    near : float
-        Fraction of the threshold that counts as "nearly" (default 0.75).
-    levels : LadderLevels, optional
-        Reuse levels already computed.
-
-    Returns
-    -------
-    PromotionCandidates
-        One row per candidate. The rule checked is the *target* level's own: newcomers and
-        inactive members → ``active`` (messages in the window vs ``active_min_messages``);
-        active → ``core`` (messages vs the period's core cutoff); core → ``mentor`` (first
-        responses to newcomers vs ``mentor_min_first_responses``); mentor → ``ambassador``
-        (referrals vs ``ambassador_min_referrals``). Reasons read e.g. "12 first responses to
-        newcomers' first messages in the 28 days to 2024-05-31; needs 15 for mentor".
-    """
-    if not 0 < near <= 1:
-        raise ValueError(f"near must be in (0, 1], got {near}")
-    if levels is None:
-        if community is None:
-            raise ValueError("give a community or precomputed levels")
-        levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
-    rules = levels.rules
-    frame = levels.frame
-    if at is None:
-        done = frame[frame["complete"]]
-        if done.empty:
-            raise ValueError("no complete period to assess; pass at=<a date in the period>")
-        start = done["period_start"].max()
-    else:
-        when = utc_timestamp(at).tz_convert(None)
-        inside = frame[(frame["period_start"] <= when) & (frame["window_end"] > when)]
-        if inside.empty:
-            raise ValueError(f"no period of the data contains {at!r}")
-        start = inside["period_start"].iloc[0]
-    rows = frame[frame["period_start"] == start]
-    end = rows["window_end"].iloc[0]
-    last_day = (end - pd.Timedelta(days=1)).date()
-    window = (
-        f"in the {levels.period} to {last_day}"
-        if rules.window_days is None
-        else f"in the {rules.window_days} days to {last_day}"
-    )
-    cutoff = rows["core_cutoff"].iloc[0]
-    out = []
-    for row in rows.itertuples(index=False):
-        target = _NEXT.get(row.level)
-        if target is None:
-            continue
-        if target == "active":
-            value, needed = row.messages, rules.active_min_messages
-            what = f"{_plural(value, 'message')} {window}"
-            need = f"needs {needed} for active"
-        elif target == "core":
-            if np.isnan(cutoff):
-                continue
-            value, needed = row.messages, int(cutoff)
-            what = f"{_plural(value, 'message')} {window}"
-            need = (
-                f"needs {needed} for core (the fewest messages among the "
-                f"{rules.core_top_k} most active members)"
-            )
-        elif target == "mentor":
-            value, needed = row.first_responses, rules.mentor_min_first_responses
-            what = f"{_plural(value, 'first response')} to newcomers' first messages {window}"
-            need = f"needs {needed} for mentor"
-        else:
-            value, needed = row.referrals, rules.ambassador_min_referrals
-            what = f"{_plural(value, 'referred member')} by {last_day}"
-            need = f"needs {needed} for ambassador"
-        if near * needed <= value < needed:
-            out.append(
-                {
-                    "member_id": row.member_id,
-                    "level": row.level,
-                    "target": target,
-                    "value": int(value),
-                    "needed": int(needed),
-                    "progress": value / needed,
-                    "reason": f"{what}; {need}",
-                }
-            )
-    columns = ["member_id", "level", "target", "value", "needed", "progress", "reason"]
-    result = pd.DataFrame(out, columns=columns)
-    result = result.sort_values(["progress", "member_id"], ascending=[False, True])
-    return PromotionCandidates(
-        period_start=pd.Timestamp(start), near=near, frame=result.reset_index(drop=True)
-    )

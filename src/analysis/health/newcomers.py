@@ -2,7 +2,7 @@
 
 The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine; one row
 per member comes back as pandas, from which the exact medians and 90th percentiles are computed
-(as in :mod:`analysis.health.threads`, so DuckDB and Spark agree exactly).
+(as in :mod:`analysis.health.period_results`, so DuckDB and Spark agree exactly).
 
 Definitions
 -----------
@@ -43,15 +43,17 @@ from analysis.data import Community
 from analysis.experiments import two_proportion_test
 from analysis.experiments.tests import ProportionComparison
 from analysis.health.activity import members_included
-from analysis.health.threads import (
+from analysis.health.period_results import (
+    format_or_na,
+    period_lineplot,
+    plain_value,
+    quantile_summary,
+)
+from analysis.health.periods import (
     Period,
-    _check_period,
-    _data_span,
-    _fmt,
-    _lineplot,
-    _plain,
-    _quantiles,
-    _seconds,
+    check_period,
+    data_periods,
+    epoch_seconds,
     period_floor,
 )
 from analysis.results import Result
@@ -119,9 +121,11 @@ def newcomer_table_expr(
     replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
 
     # later messages of the newcomer (offsets in seconds from the first message)
-    later = own.select(l_member=own.member_id, l_id=own.message_id, l_t=_seconds(own.created_at))
+    later = own.select(
+        l_member=own.member_id, l_id=own.message_id, l_t=epoch_seconds(own.created_at)
+    )
     f = first.select(
-        f_member=first.member_id, f_id=first.first_message_id, f_t=_seconds(first.first_at)
+        f_member=first.member_id, f_id=first.first_message_id, f_t=epoch_seconds(first.first_at)
     )
     lj = later.inner_join(f, later.l_member == f.f_member)
     lj = lj.filter(lj.l_id != lj.f_id)
@@ -134,7 +138,7 @@ def newcomer_table_expr(
 
     t = first.left_join(replied, first.member_id == replied.r_member)
     t = t.left_join(again, t.member_id == again.g_member)
-    delta = _seconds(t.first_reply_at) - _seconds(t.first_at)
+    delta = epoch_seconds(t.first_reply_at) - epoch_seconds(t.first_at)
     out = {
         "member_id": t.member_id,
         "is_staff": t.is_staff,
@@ -243,14 +247,14 @@ class NewcomerWelcome(Result):
         if not self.newcomers:
             return "No newcomer wrote a message, so there is no welcome to measure."
         return (
-            f"{_fmt(self.share_answered_24h)} of newcomers got a reply to their first message "
-            f"within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,}). Half of the "
+            f"{format_or_na(self.share_answered_24h)} of newcomers got a reply to their first "
+            f"message within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,}). Half of the "
             f"answered ones waited at most {self.median_minutes:,.0f} minutes and 90% at most "
             f"{self.p90_minutes:,.0f} minutes ({_who(self.include_staff, self.include_bots)})."
         )
 
     def plot(self, ax: Any = None) -> Any:
-        return _lineplot(
+        return period_lineplot(
             self.frame,
             "share_answered_24h",
             None,
@@ -272,11 +276,11 @@ class NewcomerWelcome(Result):
             "answered_24h",
             "share_answered_24h",
         )
-        return {k: _plain(getattr(self, k)) for k in keys}
+        return {k: plain_value(getattr(self, k)) for k in keys}
 
 
 def _welcome_stats(g: pd.DataFrame) -> dict[str, Any]:
-    n, med, p90, _ = _quantiles(g["reply_seconds"] / 60.0)
+    n, med, p90, _ = quantile_summary(g["reply_seconds"] / 60.0)
     exposed = int(g["exposed_24h"].sum())
     answered = int((g["answered_24h"] & g["exposed_24h"]).sum())
     return {
@@ -306,10 +310,10 @@ def newcomer_welcome(
     Reference: the domain spec's *newcomer welcome*; CHAOSS *Newcomer Experience* and *Time to
     First Response* (https://chaoss.community/kb/metric-time-to-first-response/).
     """
-    _check_period(period)
+    check_period(period)
     t = newcomer_table(community, include_staff=include_staff, include_bots=include_bots)
     t["period_start"] = period_floor(t["first_at"], period)
-    frame = _fill_periods(t, _data_span(community, period), _welcome_stats)
+    frame = _fill_periods(t, data_periods(community, period), _welcome_stats)
     for col in ("newcomers", "answered", "exposed_24h", "answered_24h"):
         frame[col] = frame[col].astype("int64")
     o = _welcome_stats(t)
@@ -368,10 +372,11 @@ class NewcomerReturn(Result):
         a, b = self.window_days
         return (
             f"Newcomers whose first message got a reply within 24 hours came back (wrote again "
-            f"between day {a} and day {b}) {_fmt(self.rate_answered)} of the time "
+            f"between day {a} and day {b}) {format_or_na(self.rate_answered)} of the time "
             f"({self.returned_answered:,} of {self.n_answered:,}), against "
-            f"{_fmt(self.rate_unanswered)} for those not answered ({self.returned_unanswered:,} "
-            f"of {self.n_unanswered:,}): a difference of {c.diff * 100:+.1f} points (95% interval "
+            f"{format_or_na(self.rate_unanswered)} for those not answered "
+            f"({self.returned_unanswered:,} of {self.n_unanswered:,}): a difference of "
+            f"{c.diff * 100:+.1f} points (95% interval "
             f"{c.diff_ci[0] * 100:+.1f} to {c.diff_ci[1] * 100:+.1f}, p = {c.p_value:.2g}). This "
             f"is an association, not the effect of answering: who gets answered is not random "
             f"({_who(self.include_staff, self.include_bots)})."
@@ -402,7 +407,7 @@ class NewcomerReturn(Result):
             "n_excluded",
             "associational",
         )
-        out = {k: _plain(getattr(self, k)) for k in keys}
+        out = {k: plain_value(getattr(self, k)) for k in keys}
         out["window_days"] = list(self.window_days)
         out["diff"] = float(self.comparison.diff)
         out["diff_ci"] = [float(x) for x in self.comparison.diff_ci]
@@ -507,7 +512,7 @@ class RepeatContribution(Result):
 
     def summary(self) -> str:
         parts = [
-            f"{_fmt(o['share'])} wrote again within {k} days ({o['repeated']:,} of "
+            f"{format_or_na(o['share'])} wrote again within {k} days ({o['repeated']:,} of "
             f"{o['exposed']:,})"
             for k, o in self.overall.items()
         ]
@@ -519,7 +524,7 @@ class RepeatContribution(Result):
 
     def plot(self, ax: Any = None) -> Any:
         f = self.frame.assign(within=self.frame["days"].astype(str) + " days")
-        return _lineplot(
+        return period_lineplot(
             f, "share", "within", ax, f"Newcomers writing again, per {self.period}", "share"
         )
 
@@ -530,7 +535,8 @@ class RepeatContribution(Result):
             "include_bots": self.include_bots,
             "days": list(self.days),
             "overall": {
-                str(k): {kk: _plain(vv) for kk, vv in o.items()} for k, o in self.overall.items()
+                str(k): {kk: plain_value(vv) for kk, vv in o.items()}
+                for k, o in self.overall.items()
             },
         }
 
@@ -552,13 +558,13 @@ def repeat_contribution(
 
     Reference: the domain spec's *repeat contribution*; CHAOSS *Contributor* retention.
     """
-    _check_period(period)
+    check_period(period)
     days = tuple(int(k) for k in days)
     t = newcomer_table(
         community, include_staff=include_staff, include_bots=include_bots, repeat_days=days
     )
     t["period_start"] = period_floor(t["first_at"], period)
-    index = _data_span(community, period)
+    index = data_periods(community, period)
     parts = []
     overall = {}
     for k in days:

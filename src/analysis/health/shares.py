@@ -1,0 +1,274 @@
+"""Shares: how much of the community's talk is members' own, without staff.
+
+:func:`member_initiated_share` (threads started by members), :func:`support_deflection`
+(answered threads whose first answer came from a member) and :func:`member_to_member_share`
+(replies with no staff on either side), each a :class:`ShareSeries` per period and overall.
+Threads, replies and responses are defined in :mod:`analysis.health.thread_table`; periods and
+empty periods as in :mod:`analysis.health.period_results`. Staff are always included: these
+shares are about staff versus members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from analysis.data import Community
+from analysis.health.period_results import (
+    channel_ids,
+    format_or_na,
+    period_channel_index,
+    period_keys,
+    period_lineplot,
+    plain_value,
+)
+from analysis.health.periods import Period, check_period, data_periods, period_start_expr
+from analysis.health.thread_table import included_messages, threads_by_period
+from analysis.results import Result
+
+__all__ = [
+    "ShareSeries",
+    "member_initiated_share",
+    "member_to_member_expr",
+    "member_to_member_share",
+    "support_deflection",
+]
+
+
+@dataclass(frozen=True)
+class ShareSeries(Result):
+    """A share (numerator ÷ denominator) per period and overall.
+
+    Attributes
+    ----------
+    metric : str
+        ``member_initiated_share``, ``member_to_member_share`` or ``support_deflection``.
+    definition : str
+        What is counted, in words.
+    period : str
+    include_bots, by_channel : bool
+        (Staff are always included: these shares are about staff versus members.)
+    numerator, denominator : int
+        Overall counts; ``share`` = numerator ÷ denominator (NaN if 0).
+    frame : pandas.DataFrame
+        Per period (× channel): ``numerator``, ``denominator``, ``share``.
+    """
+
+    metric: str
+    definition: str
+    period: str
+    include_bots: bool
+    by_channel: bool
+    numerator: int
+    denominator: int
+    share: float
+    frame: pd.DataFrame = field(repr=False)
+    include_staff: bool = True
+    title: str = "Share"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def summary(self) -> str:
+        if not self.denominator:
+            return f"Nothing to count for {self.metric.replace('_', ' ')}."
+        bots = "including bots" if self.include_bots else "excluding bots"
+        return (
+            f"{format_or_na(self.share)} {self.definition} ({self.numerator:,} of "
+            f"{self.denominator:,}; {bots})."
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        f = self.frame
+        if self.by_channel:
+            f = f.groupby("period_start", as_index=False)[["numerator", "denominator"]].sum()
+            f["share"] = f["numerator"] / f["denominator"].where(f["denominator"] > 0)
+        return period_lineplot(
+            f, "share", None, ax, f"{self.metric.replace('_', ' ')} per {self.period}", "share"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "period": self.period,
+            "include_staff": self.include_staff,
+            "include_bots": self.include_bots,
+            "by_channel": self.by_channel,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "share": plain_value(self.share),
+        }
+
+
+def _share_result(
+    metric: str,
+    definition: str,
+    flags: pd.DataFrame,
+    index: Any,
+    period: str,
+    include_bots: bool,
+    by_channel: bool,
+    title: str,
+) -> ShareSeries:
+    """``flags``: one row per unit with ``period_start``, [``channel_id``], ``num`` (0/1)."""
+    keys = period_keys(by_channel)
+    if len(flags):
+        agg = flags.groupby(keys).agg(numerator=("num", "sum"), denominator=("num", "size"))
+    else:
+        agg = pd.DataFrame(columns=["numerator", "denominator"])
+    agg = agg.reindex(index, fill_value=0).astype("int64").reset_index()
+    agg["share"] = agg["numerator"] / agg["denominator"].where(agg["denominator"] > 0)
+    num, den = int(agg["numerator"].sum()), int(agg["denominator"].sum())
+    return ShareSeries(
+        metric=metric,
+        definition=definition,
+        period=period,
+        include_bots=include_bots,
+        by_channel=by_channel,
+        numerator=num,
+        denominator=den,
+        share=num / den if den else float("nan"),
+        frame=agg,
+        title=title,
+    )
+
+
+def member_initiated_share(
+    community: Community,
+    *,
+    period: Period = "week",
+    by_channel: bool = False,
+    include_bots: bool = False,
+) -> ShareSeries:
+    """Share of thread roots started by members who are not staff.
+
+    ``numerator`` = roots (:mod:`analysis.health.thread_table`) whose author is not staff;
+    ``denominator`` = all roots, per period of the root. Staff are always included (the share is
+    about them).
+
+    Reference: the domain spec's *member-initiated activity*; CHAOSS *Conversations*/
+    *Contributors* separate community from maintainer-initiated work.
+    """
+    threads, _ = threads_by_period(community, period, True, include_bots, ("explicit",))
+    flags = threads.assign(num=(~threads["root_is_staff"].astype(bool)).astype("int64"))
+    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    return _share_result(
+        "member_initiated_share",
+        "of threads were started by members rather than staff",
+        flags,
+        index,
+        period,
+        include_bots,
+        by_channel,
+        "Member-initiated threads",
+    )
+
+
+def support_deflection(
+    community: Community,
+    *,
+    period: Period = "week",
+    by_channel: bool = False,
+    include_bots: bool = False,
+    reply_sources: Sequence[str] = ("explicit",),
+) -> ShareSeries:
+    """Among thread roots that got a response, the share whose first response came from a member.
+
+    ``denominator`` = roots with a response (:mod:`analysis.health.thread_table`: a reply by
+    someone other than the root's author, any time); ``numerator`` = those whose first responder
+    is not staff. Per period of the root. A root may be written by staff (announcements answered
+    by members count).
+
+    Reference: the domain spec's *support deflection*: questions the community answered so the
+    support team did not have to (the "case deflection" notion of customer-support analytics).
+    """
+    threads, _ = threads_by_period(community, period, True, include_bots, reply_sources)
+    answered = threads[threads["response_seconds"].notna()]
+    flags = answered.assign(
+        num=(~answered["first_responder_is_staff"].astype(bool)).astype("int64")
+    )
+    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    return _share_result(
+        "support_deflection",
+        "of answered threads got their first answer from a member rather than staff",
+        flags,
+        index,
+        period,
+        include_bots,
+        by_channel,
+        "Support deflection",
+    )
+
+
+def member_to_member_expr(
+    community: Community,
+    *,
+    period: Period = "week",
+    by_channel: bool = False,
+    include_bots: bool = False,
+    reply_sources: Sequence[str] = ("explicit",),
+) -> Any:
+    """Per period (× channel): ``numerator`` and ``denominator`` of
+    :func:`member_to_member_share`, aggregated on the engine."""
+    msgs = included_messages(community, include_staff=True, include_bots=include_bots)
+    replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
+    parents = msgs.select(p_id=msgs.message_id, p_member=msgs.member_id, p_staff=msgs.is_staff)
+    j = replies.inner_join(parents, replies.reply_to_id == parents.p_id)
+    j = j.filter(j.member_id != j.p_member)
+    keys = {"period_start": period_start_expr(j.created_at, period)}
+    if by_channel:
+        keys["channel_id"] = j.channel_id
+    both_members = (~j.is_staff & ~j.p_staff).cast("int64")
+    return j.group_by(**keys).aggregate(numerator=both_members.sum(), denominator=j.count())
+
+
+def member_to_member_share(
+    community: Community,
+    *,
+    period: Period = "week",
+    by_channel: bool = False,
+    include_bots: bool = False,
+    reply_sources: Sequence[str] = ("explicit",),
+) -> ShareSeries:
+    """Share of replies in which neither the replier nor the author replied to is staff.
+
+    ``denominator`` = counted replies (:mod:`analysis.health.thread_table`) whose parent message
+    is in the data and written by an included account other than the replier (self-replies are
+    not talk between people); ``numerator`` = those where neither side is staff. Per period of
+    the reply, aggregated on the engine.
+
+    Reference: the domain spec's *member-to-member talk*; the share of member–member edges in
+    the reply network (see :mod:`analysis.network`).
+    """
+    check_period(period)
+    agg = community.execute(
+        member_to_member_expr(
+            community,
+            period=period,
+            by_channel=by_channel,
+            include_bots=include_bots,
+            reply_sources=reply_sources,
+        )
+    )
+    agg["period_start"] = pd.to_datetime(agg["period_start"])
+    channels = channel_ids(agg, by_channel)
+    index = period_channel_index(data_periods(community, period), channels)
+    keys = period_keys(by_channel)
+    agg = agg.set_index(keys).reindex(index, fill_value=0).astype("int64").reset_index()
+    agg["share"] = agg["numerator"] / agg["denominator"].where(agg["denominator"] > 0)
+    num, den = int(agg["numerator"].sum()), int(agg["denominator"].sum())
+    return ShareSeries(
+        metric="member_to_member_share",
+        definition="of replies were between two members, with no staff on either side",
+        period=period,
+        include_bots=include_bots,
+        by_channel=by_channel,
+        numerator=num,
+        denominator=den,
+        share=num / den if den else float("nan"),
+        frame=agg,
+        title="Member-to-member replies",
+    )
