@@ -30,7 +30,7 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.experiments.tests import ProportionComparison, two_proportion_test
+from analysis.experiments.proportions import ProportionComparison, two_proportion_test
 from analysis.results import Result
 
 MEMBERS_LABEL = "members"

@@ -37,9 +37,9 @@ from analysis.experiments.power import (
     sample_size_proportions,
     time_to_run,
 )
+from analysis.experiments.proportions import two_proportion_test
 from analysis.experiments.srm import sample_ratio_mismatch
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import two_proportion_test
 
 
 def _result_protocol(result) -> None:

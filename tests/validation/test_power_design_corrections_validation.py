@@ -39,8 +39,8 @@ from analysis.experiments.power import (
     sample_size_means,
     sample_size_proportions,
 )
+from analysis.experiments.proportions import _pooled_z
 from analysis.experiments.srm import sample_ratio_mismatch
-from analysis.experiments.tests import _pooled_z
 
 PETERSEN = SHARED_DIR / "data" / "petersen-cluster" / "PetersenCL.csv"
 

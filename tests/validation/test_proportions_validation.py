@@ -1,4 +1,4 @@
-"""Validation of analysis.experiments.tests against references, statsmodels/scipy and simulation.
+"""Validation of analysis.experiments.proportions against references, statsmodels/scipy, simulation.
 
 Arm convention: ``two_proportion_test(s_c, n_c, s_t, n_t)`` estimates ``p_t - p_c``. statsmodels
 computes ``count1/nobs1 - count2/nobs2``, so its first element is our *treatment* arm:
@@ -28,7 +28,7 @@ from statsmodels.stats.proportion import (
 )
 
 from analysis.experiments import proportions_chi2_test, two_proportion_test
-from analysis.experiments.tests import _two_proportion_arrays
+from analysis.experiments.proportions import _two_proportion_arrays
 
 REPLICATES = 10_000
 

@@ -24,6 +24,7 @@ from scipy import integrate, special, stats
 from analysis.experiments._posterior_math import _beta_two_arm_arrays
 from analysis.experiments.bayes import bayes_binomial, bayes_means
 from analysis.experiments.bayes_multi import bayes_multi_arm
+from analysis.experiments.proportions import _two_proportion_arrays
 from analysis.experiments.sequential import (
     _sequential_mean_arrays,
     _sequential_proportion_arrays,
@@ -31,7 +32,6 @@ from analysis.experiments.sequential import (
     sequential_welch,
 )
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import _two_proportion_arrays
 
 ALPHA = 0.05
 REPLICATES = 2000

@@ -33,6 +33,15 @@ from analysis.experiments.power import (
     sample_size_proportions,
     time_to_run,
 )
+from analysis.experiments.proportions import (
+    DIFF_CI_METHOD,
+    RATE_CI_METHOD,
+    RELATIVE_CI_METHOD,
+    ProportionComparison,
+    ProportionsChi2Test,
+    proportions_chi2_test,
+    two_proportion_test,
+)
 from analysis.experiments.rank import mann_whitney
 from analysis.experiments.ratio import ratio_test
 from analysis.experiments.sequential import (
@@ -44,15 +53,6 @@ from analysis.experiments.srm import sample_ratio_mismatch
 from analysis.experiments.study import analyse_experiment, analyse_unit_table
 from analysis.experiments.study_result import ExperimentAnalysis
 from analysis.experiments.sufficient import SufficientStats, sufficient_stats_expr
-from analysis.experiments.tests import (
-    DIFF_CI_METHOD,
-    RATE_CI_METHOD,
-    RELATIVE_CI_METHOD,
-    ProportionComparison,
-    ProportionsChi2Test,
-    proportions_chi2_test,
-    two_proportion_test,
-)
 from analysis.experiments.unit_metrics import COMMUNITY_METRICS
 from analysis.experiments.unit_table import UnitTable, UnitTableError, read_unit_table
 

@@ -98,8 +98,8 @@ from analysis.experiments._posterior_math import (
     _TwoBeta,
 )
 from analysis.experiments.bayes_results import BayesResult
+from analysis.experiments.proportions import _check_alpha, _check_arm
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import _check_alpha, _check_arm
 
 __all__ = ["QUADRATURE_NODES", "bayes_binomial", "bayes_means"]
 

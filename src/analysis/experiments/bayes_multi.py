@@ -13,7 +13,7 @@ from scipy import integrate, special
 
 from analysis.experiments.bayes import _beta_ci, _check_draws, _check_prior
 from analysis.experiments.bayes_results import MultiArmBayesResult
-from analysis.experiments.tests import _check_alpha, _check_arm
+from analysis.experiments.proportions import _check_alpha, _check_arm
 
 __all__ = ["bayes_multi_arm"]
 

@@ -544,7 +544,7 @@ def decide(comparisons: Iterable[Any], family: MetricFamily) -> pd.DataFrame:
         :class:`~analysis.experiments.effects.Comparison` objects, or any objects with the
         attributes of rule 1. An object with ``metric`` and a ``comparison`` attribute but no
         ``diff`` (e.g. a wrapper object holding a
-        :class:`~analysis.experiments.tests.ProportionComparison`) is unwrapped.
+        :class:`~analysis.experiments.proportions.ProportionComparison`) is unwrapped.
     family : MetricFamily
 
     Returns

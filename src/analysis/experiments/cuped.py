@@ -60,8 +60,8 @@ from analysis.experiments.means import (
     _sample_var,
     _two_arm_arrays,
 )
+from analysis.experiments.proportions import _check_alpha
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import _check_alpha
 
 __all__ = [
     "CUPED_CI_METHOD",

@@ -2,7 +2,7 @@
 
 Every test in :mod:`analysis.experiments` (Welch, delta-method ratio, CUPED, Mann–Whitney,
 bootstrap, sequential) returns a :class:`Comparison`; binary metrics use
-:class:`~analysis.experiments.tests.ProportionComparison`, which has the same core fields
+:class:`~analysis.experiments.proportions.ProportionComparison`, which has the same core fields
 (``diff``, ``diff_ci``, ``relative_lift``, ``relative_lift_ci``, ``p_value``, ``alpha``,
 ``significant``, ``ci_method``, ``relative_ci_method``), so reports treat both alike.
 """

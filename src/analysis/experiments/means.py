@@ -36,8 +36,8 @@ import numpy as np
 from scipy import special, stats
 
 from analysis.experiments.effects import Comparison
+from analysis.experiments.proportions import _ALTERNATIVES, _check_alpha
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import _ALTERNATIVES, _check_alpha
 
 __all__ = [
     "WELCH_CI_METHOD",

@@ -96,8 +96,8 @@ import numpy as np
 from scipy import special
 
 from analysis.experiments.effects import Comparison
+from analysis.experiments.proportions import _check_alpha, _check_arm
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import _check_alpha, _check_arm
 
 __all__ = [
     "DEFAULT_TUNING_N",

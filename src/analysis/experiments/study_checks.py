@@ -22,6 +22,7 @@ from analysis.experiments.corrections import adjust_pvalues
 from analysis.experiments.effects import Comparison
 from analysis.experiments.interference import spillover_check
 from analysis.experiments.power import sample_size_means, sample_size_proportions, time_to_run
+from analysis.experiments.proportions import proportions_chi2_test, two_proportion_test
 from analysis.experiments.rank import mann_whitney
 from analysis.experiments.study_compare import (
     _compare,
@@ -31,7 +32,6 @@ from analysis.experiments.study_compare import (
     community_or_table_metric,
 )
 from analysis.experiments.sufficient import stats_from_frame
-from analysis.experiments.tests import proportions_chi2_test, two_proportion_test
 from analysis.experiments.unit_metrics import MAX_WEEKS, community_metric
 
 #: Units per arm read for the rank (Mann–Whitney) check; larger arms are sampled with a seed.

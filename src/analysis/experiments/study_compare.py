@@ -21,6 +21,7 @@ from analysis.experiments.clusters import cluster_robust_difference
 from analysis.experiments.cuped import cuped_test
 from analysis.experiments.effects import Comparison
 from analysis.experiments.means import welch_test
+from analysis.experiments.proportions import ProportionComparison, two_proportion_test
 from analysis.experiments.ratio import ratio_test
 from analysis.experiments.sequential import (
     sequential_from_comparison,
@@ -28,7 +29,6 @@ from analysis.experiments.sequential import (
     sequential_welch,
 )
 from analysis.experiments.sufficient import SufficientStats
-from analysis.experiments.tests import ProportionComparison, two_proportion_test
 from analysis.experiments.unit_metrics import UnitMetric, metric_stats
 
 

@@ -55,12 +55,6 @@ def members_included(community: Community, *, include_staff: bool, include_bots:
     return members
 
 
-# Old private names, kept only for concentration.py, engagement.py and retention.py, which still
-# import them from here; import the public names from analysis.health.periods instead.
-_period_start = period_start_expr
-_period_index = period_index
-
-
 def activity_expr(
     community: Community,
     *,

@@ -29,12 +29,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.health.activity import (
-    _period_index,
-    _period_start,
-    joins_expr,
-    members_included,
-)
+from analysis.health.activity import joins_expr, members_included
+from analysis.health.periods import period_index, period_start_expr
 from analysis.results import Result
 
 __all__ = ["Concentration", "concentration", "gini"]
@@ -212,7 +208,11 @@ def _window_sums_expr(
     """Per window: messages, authors, Σ rank·x, top-5/10 sums, absence factor, late authors."""
     msgs = community.messages.filter(community.messages.kind != "service")
     msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
-    key = _period_start(msgs.created_at, period) if period is not None else ibis.literal(0, "int64")
+    key = (
+        period_start_expr(msgs.created_at, period)
+        if period is not None
+        else ibis.literal(0, "int64")
+    )
     msgs = msgs.mutate(window_key=key)
     counts = msgs.group_by(["window_key", "member_id"]).aggregate(x=msgs.count().cast("int64"))
     ascending = ibis.window(group_by=counts.window_key, order_by=[counts.x, counts.member_id])
@@ -231,7 +231,7 @@ def _window_sums_expr(
     # authors whose recorded join is after the window's end still count as members
     if period is not None:
         joined = members.select(
-            j_member=members.member_id, j_start=_period_start(members.joined_at, period)
+            j_member=members.member_id, j_start=period_start_expr(members.joined_at, period)
         )
         ranked = ranked.left_join(joined, ranked.member_id == joined.j_member)
         late = (ranked.j_start > ranked.window_key).cast("int64")
@@ -380,7 +380,7 @@ def _per_period(
     if sums.empty:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     sums["window_key"] = pd.to_datetime(sums["window_key"]).astype("datetime64[ns]")
-    index = _period_index(sums["window_key"].min(), sums["window_key"].max(), period)
+    index = period_index(sums["window_key"].min(), sums["window_key"].max(), period)
     # members joined by each period's end (the `members` column of the activity series)
     joins = community.execute(
         joins_expr(community, period=period, include_staff=include_staff, include_bots=include_bots)

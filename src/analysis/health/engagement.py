@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.activity import Period, _period_index, _period_start, members_included
+from analysis.health.activity import members_included
+from analysis.health.periods import Period, period_index, period_start_expr
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]
@@ -92,7 +93,7 @@ def engagement_per_root_expr(
     return per_root.select(
         root_id=per_root.root_id,
         created_at=per_root.created_at,
-        period_start=_period_start(per_root.created_at, period),
+        period_start=period_start_expr(per_root.created_at, period),
         replies=replies_n,
         members=per_root.members.cast("int64"),
         rate=ibis.ifelse(
@@ -304,7 +305,7 @@ def _assemble(
     counts, totals, medians = counts.copy(), totals.copy(), medians.copy()
     for frame in (counts, totals, medians):
         frame["period_start"] = pd.to_datetime(frame["period_start"]).astype("datetime64[ns]")
-    index = _period_index(counts["period_start"].min(), counts["period_start"].max(), period)
+    index = period_index(counts["period_start"].min(), counts["period_start"].max(), period)
     out = pd.DataFrame(index=pd.DatetimeIndex(index, name="period_start"))
     c = counts.set_index("period_start")
     t = totals.set_index("period_start")

@@ -40,8 +40,7 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
-from analysis.experiments import two_proportion_test
-from analysis.experiments.tests import ProportionComparison
+from analysis.experiments import ProportionComparison, two_proportion_test
 from analysis.health.activity import members_included
 from analysis.health.period_results import (
     format_or_na,

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.health.activity import Period, _period_start, activity, members_included
+from analysis.health.activity import activity, members_included
+from analysis.health.periods import Period, period_start_expr
 from analysis.results import Result
 
 __all__ = [
@@ -127,7 +128,7 @@ def active_member_periods_expr(
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     events = activity_events_expr(community, members)
     return events.select(
-        period_start=_period_start(events.at, period),
+        period_start=period_start_expr(events.at, period),
         ordinal=_period_ordinal(events.at, period),
         member_id=events.member_id,
     ).distinct()
@@ -746,7 +747,7 @@ def cohort_retention(
         member_id=members.member_id,
         joined_at=members.joined_at,
         joined_s=members.joined_at.epoch_seconds().cast("int64"),
-        cohort_start=_period_start(members.joined_at, cohort),
+        cohort_start=period_start_expr(members.joined_at, cohort),
         source=members.source.fill_null("unknown"),
     )
     keys = ["source", "cohort_start"] if by else ["cohort_start"]

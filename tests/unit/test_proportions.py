@@ -1,4 +1,4 @@
-"""Fast checks of analysis.experiments.tests: inputs, degenerate arms and the result object."""
+"""Fast checks of analysis.experiments.proportions: inputs, degenerate arms, result object."""
 
 from __future__ import annotations
 
