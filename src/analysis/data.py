@@ -20,7 +20,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
@@ -311,6 +311,38 @@ class Community:
         if isinstance(result, pd.DataFrame):
             return result
         return result
+
+    def window(self, start: Any = None, end: Any = None) -> Community:
+        """The same community with messages (and their reactions) limited to ``[start, end)``.
+
+        Bounds are UTC (naive values are read as UTC); ``None`` leaves a side open. Members,
+        customers, orders and assignments are unchanged. Replies inside the window whose parent
+        is before it keep their ``reply_to_id`` (a reference to a message outside the window,
+        like any dangling reply), so response metrics count only threads that start inside it.
+        """
+        if start is None and end is None:
+            return self
+        tables = dict(self.tables)
+        msgs = tables["messages"]
+        if start is not None:
+            msgs = msgs.filter(msgs.created_at >= utc_timestamp(start))
+        if end is not None:
+            msgs = msgs.filter(msgs.created_at < utc_timestamp(end))
+        tables["messages"] = msgs
+        if "reactions" in tables:
+            reactions = tables["reactions"]
+            tables["reactions"] = reactions.semi_join(msgs, reactions.message_id == msgs.message_id)
+        return replace(self, tables=tables)
+
+    def with_staff(self, member_ids: Any) -> Community:
+        """The same community with these member ids (pseudonyms) also flagged as staff."""
+        ids = [str(m) for m in member_ids]
+        if not ids:
+            return self
+        tables = dict(self.tables)
+        members = tables["members"]
+        tables["members"] = members.mutate(is_staff=members.is_staff | members.member_id.isin(ids))
+        return replace(self, tables=tables)
 
     def last_message_at(self) -> pd.Timestamp:
         """End of observation: the time of the last message (UTC); an error if there is none."""

@@ -68,3 +68,18 @@ def test_community_load_runs_on_duckdb(tiny_tables, tmp_path):
 def test_missing_dataset_error_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="workbench ingest"):
         Community.load(tmp_path / "nothing")
+
+
+def test_window_and_staff_overrides(tiny_tables):
+    community = Community.from_tables(tiny_tables)
+    january_second_week = community.window("2024-01-08", "2024-01-15")
+    assert sorted(january_second_week.execute(january_second_week.messages.message_id)) == [
+        "2",
+        "3",
+    ]
+    # reactions follow their messages: the only reaction is on message 1 (week 1)
+    assert january_second_week.execute(january_second_week.table("reactions").count()) == 0
+    assert community.window() is community
+    staffed = community.with_staff(["a"])
+    flags = staffed.execute(staffed.members.select("member_id", "is_staff")).set_index("member_id")
+    assert flags["is_staff"].to_dict() == {"a": True, "b": False, "s": True}

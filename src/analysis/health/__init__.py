@@ -1,11 +1,66 @@
 """Community health: is the community alive, and is it getting better or worse?
 
-Modules
--------
-activity
-    Messages, authors, active members and members per day / week / month.
+Start with :func:`health_overview` (everything, with headline findings); each metric is also a
+function of its own module:
+
+activity        messages, authors, active members, members per day / week / month
+responsiveness  response rate within 24 h / 7 d, time to first response (staff vs members)
+discussion      discussion depth, conversation duration (reply trees or time-gap sessions)
+shares          member-initiated threads, member-to-member replies, support deflection
+newcomers       newcomer welcome, return after a reply, repeat contribution
+retention       DAU/WAU/MAU and stickiness, week-over-week return, cohort retention matrix
+engagement      replies per root post ÷ members
+concentration   Gini, top-5/10 share, CHAOSS contributor absence factor
+ladder          member levels and rules; ladder_moves: transitions, promotion candidates
+warnings        early warnings: robust z-scores and change points, overheating vs fatigue
 """
 
 from analysis.health.activity import ActivitySeries, activity, activity_expr, members_included
+from analysis.health.concentration import Concentration, concentration, gini
+from analysis.health.discussion import conversation_duration, discussion_depth
+from analysis.health.engagement import engagement_rate
+from analysis.health.ladder import LadderRules, member_levels
+from analysis.health.ladder_moves import ladder_transitions, promotion_candidates
+from analysis.health.newcomers import newcomer_return, newcomer_welcome, repeat_contribution
+from analysis.health.overview import HealthOverview, health_overview
+from analysis.health.responsiveness import response_rate, time_to_first_response
+from analysis.health.retention import cohort_retention, usage, weekly_return
+from analysis.health.shares import (
+    member_initiated_share,
+    member_to_member_share,
+    support_deflection,
+)
+from analysis.health.thread_table import thread_table
+from analysis.health.warnings import early_warnings
 
-__all__ = ["ActivitySeries", "activity", "activity_expr", "members_included"]
+__all__ = [
+    "ActivitySeries",
+    "Concentration",
+    "HealthOverview",
+    "LadderRules",
+    "activity",
+    "activity_expr",
+    "cohort_retention",
+    "concentration",
+    "conversation_duration",
+    "discussion_depth",
+    "early_warnings",
+    "engagement_rate",
+    "gini",
+    "health_overview",
+    "ladder_transitions",
+    "member_initiated_share",
+    "member_levels",
+    "member_to_member_share",
+    "members_included",
+    "newcomer_return",
+    "newcomer_welcome",
+    "promotion_candidates",
+    "repeat_contribution",
+    "response_rate",
+    "support_deflection",
+    "thread_table",
+    "time_to_first_response",
+    "usage",
+    "weekly_return",
+]
