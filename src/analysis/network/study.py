@@ -1,0 +1,201 @@
+"""The interaction network study in one call: who holds the community together.
+
+:func:`network_study` builds the reply graph once on the engine and runs the network metrics of
+this package (structure, core, communities, brokers, roles, staff dependency, newcomer
+integration, monthly evolution); :class:`NetworkStudy` carries every result and the headline
+findings a report opens with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from analysis.data import Community
+from analysis.network.brokers import brokers
+from analysis.network.communities import community_stability, leiden_communities
+from analysis.network.core import core_members
+from analysis.network.dependency import staff_dependency
+from analysis.network.evolution import network_evolution
+from analysis.network.integration import newcomer_integration
+from analysis.network.reply import network_overview, reply_graph
+from analysis.network.roles import member_roles
+from analysis.network.structure import structure
+from analysis.results import Result
+
+
+@dataclass(frozen=True)
+class NetworkStudy(Result):
+    """All network results for one community (and date range).
+
+    Attributes
+    ----------
+    overview : NetworkOverview
+        Size and the top members by PageRank.
+    structure, core, communities, stability, brokers, roles, dependency, integration,
+    evolution : result objects
+        See the modules of the same names in :mod:`analysis.network`.
+    graph : networkx.DiGraph
+        The reply graph the graph metrics were computed on.
+    """
+
+    overview: Any
+    structure: Any
+    core: Any
+    communities: Any
+    stability: Any
+    brokers: Any
+    roles: Any
+    dependency: Any
+    integration: Any
+    evolution: Any
+    graph: Any
+    title: str = "Interaction network"
+
+    def findings(self) -> list[str]:
+        """3–5 plain-language statements, staff dependency first."""
+        lines = [_first_sentence(self.dependency.summary())]
+        lines.append(_first_sentence(self.core.summary()))
+        lines.append(
+            " ".join(
+                [
+                    _first_sentence(self.communities.summary()),
+                    _first_sentence(self.stability.summary()),
+                ]
+            )
+        )
+        lines.append(_first_sentence(self.integration.summary()))
+        lines.append(_first_sentence(self.evolution.summary()))
+        return [line for line in lines if line]
+
+    def candidates(self, top_n: int = 10) -> pd.DataFrame:
+        """Mentor candidates: non-staff members who answer others' threads, ranked by expertise z.
+
+        The expertise z-score (Zhang, Ackerman & Adamic 2007) is ``(a − q) / √(a + q)`` with
+        ``a`` threads of others answered and ``q`` threads started; the reason column says why.
+        """
+        table = self.roles.to_frame()
+        if table.empty:
+            return table
+        staff = table["is_staff"].astype(bool) if "is_staff" in table.columns else False
+        members = table[~staff] if isinstance(staff, pd.Series) else table
+        members = members.sort_values("z", ascending=False).head(top_n)
+        reasons = [
+            f"answered {int(r.a)} threads of others, started {int(r.q)}; role: {r.role}"
+            for r in members.itertuples()
+        ]
+        return pd.DataFrame(
+            {
+                "member": members["member_id"].to_numpy(),
+                "expertise z": members["z"].round(1).to_numpy(),
+                "role": members["role"].to_numpy(),
+                "reason": reasons,
+            }
+        )
+
+    def plot_core(self, ax: Any = None, *, top_n: int = 40, seed: int = 0) -> Any:
+        """The best-connected members by PageRank, coloured by community; the core ringed."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 7))
+        graph = self.graph
+        if graph.number_of_nodes() == 0:
+            ax.text(0.5, 0.5, "no replies between members", ha="center", transform=ax.transAxes)
+            return ax
+        rank = nx.pagerank(graph, weight="weight")
+        nodes = sorted(rank, key=lambda v: (-rank[v], v))[:top_n]
+        sub = graph.subgraph(nodes).to_undirected()
+        partition = self.communities.partition
+        colours = [partition.get(v, -1) for v in sub.nodes]
+        core = set(self.core.members)
+        pos = nx.spring_layout(sub, seed=seed, weight="weight")
+        sizes = [1200 * rank[v] / max(rank.values()) + 40 for v in sub.nodes]
+        nx.draw_networkx_edges(sub, pos, ax=ax, alpha=0.15)
+        nx.draw_networkx_nodes(
+            sub,
+            pos,
+            ax=ax,
+            node_size=sizes,
+            node_color=colours,
+            cmap="tab10",
+            edgecolors=["black" if v in core else "white" for v in sub.nodes],
+            linewidths=[2.5 if v in core else 0.5 for v in sub.nodes],
+        )
+        labels = {
+            v: str(v)[-6:] + (" (staff)" if graph.nodes[v].get("is_staff") else "")
+            for v in nodes[:15]
+        }
+        nx.draw_networkx_labels(sub, pos, labels=labels, ax=ax, font_size=8)
+        ax.set_title(f"Top {len(nodes)} members by PageRank; colour = community, ring = core")
+        ax.axis("off")
+        return ax
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.overview.to_frame()
+
+    def summary(self) -> str:
+        return " ".join(self.findings())
+
+    def plot(self, ax: Any = None) -> Any:
+        return self.plot_core(ax)
+
+    def to_dict(self) -> dict[str, Any]:
+        from analysis.report import to_jsonable
+
+        return to_jsonable(
+            {
+                "overview": self.overview.to_dict(),
+                "staff_dependency": self.dependency.to_dict(),
+                "core_members": list(self.core.members),
+                "communities": self.communities.to_dict(),
+                "community_stability": self.stability.to_dict(),
+                "integration": self.integration.to_dict(),
+            }
+        )
+
+
+def _first_sentence(text: str) -> str:
+    head, sep, _ = text.partition(". ")
+    return head + ("." if sep else "")
+
+
+def network_study(
+    community: Community,
+    *,
+    start: Any = None,
+    end: Any = None,
+    top_n: int = 10,
+    seeds: Iterable[int] = range(4),
+) -> NetworkStudy:
+    """Run the interaction network study on the reply graph of ``[start, end)``.
+
+    Parameters
+    ----------
+    community : Community
+    start, end : date-like, optional
+        UTC bounds of the messages considered (:meth:`Community.window`).
+    top_n : int
+        Members listed in rankings.
+    seeds : iterable of int
+        Seeds for the Leiden stability check (adjusted Rand index between runs).
+    """
+    community = community.window(start, end)
+    graph = reply_graph(community)
+    return NetworkStudy(
+        overview=network_overview(community, top_n=top_n),
+        structure=structure(graph),
+        core=core_members(graph),
+        communities=leiden_communities(graph, seed=0),
+        stability=community_stability(graph, seeds=seeds),
+        brokers=brokers(community, top_n=top_n),
+        roles=member_roles(community, top_n=top_n),
+        dependency=staff_dependency(community),
+        integration=newcomer_integration(community),
+        evolution=network_evolution(community),
+        graph=graph,
+    )
