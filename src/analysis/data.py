@@ -315,7 +315,9 @@ class Community:
     def window(self, start: Any = None, end: Any = None) -> Community:
         """The same community with messages (and their reactions) limited to ``[start, end)``.
 
-        Bounds are UTC (naive values are read as UTC); ``None`` leaves a side open. Members,
+        Bounds are UTC (naive values are read as UTC); ``None`` leaves a side open. Reactions are
+        kept when their message is inside the window and, where their time is known, they are
+        too. Members,
         customers, orders and assignments are unchanged. Replies inside the window whose parent
         is before it keep their ``reply_to_id`` (a reference to a message outside the window,
         like any dangling reply), so response metrics count only threads that start inside it.
@@ -331,7 +333,17 @@ class Community:
         tables["messages"] = msgs
         if "reactions" in tables:
             reactions = tables["reactions"]
-            tables["reactions"] = reactions.semi_join(msgs, reactions.message_id == msgs.message_id)
+            reactions = reactions.semi_join(msgs, reactions.message_id == msgs.message_id)
+            # a reaction with a known time must itself fall inside the window
+            if start is not None:
+                reactions = reactions.filter(
+                    reactions.reacted_at.isnull() | (reactions.reacted_at >= utc_timestamp(start))
+                )
+            if end is not None:
+                reactions = reactions.filter(
+                    reactions.reacted_at.isnull() | (reactions.reacted_at < utc_timestamp(end))
+                )
+            tables["reactions"] = reactions
         return replace(self, tables=tables)
 
     def with_staff(self, member_ids: Any) -> Community:

@@ -73,10 +73,14 @@ def test_findings_hold_real_numbers(demo):
         assert 0 <= m["p_value"] <= 1 and m["ci"][0] <= m["effect"] <= m["ci"][1]
         assert m["decision"] in {"ship", "no effect", "harm", "guardrail ok", "guardrail failed"}
     health = json.loads((run_dir / "community_health.json").read_text())["figures"]
-    assert health["messages_total"] > 1000 and health["complete_periods"] >= 50
+    assert health["activity"]["messages_total"] > 1000
+    assert health["activity"]["complete_periods"] >= 50
+    assert 0 < health["response_rate_24h"] <= 1 and health["absence_factor"] >= 1
     net = json.loads((run_dir / "interaction_network.json").read_text())["figures"]
-    assert net["n_nodes"] > 50 and len(net["top_members"]) == 10
-    assert all(m.startswith("m_") for m in net["top_members"])  # pseudonyms, not platform ids
+    assert net["overview"]["n_nodes"] > 50 and len(net["overview"]["top_members"]) == 10
+    assert 0 <= net["staff_dependency"]["cut_off_share"] <= 1
+    members = net["overview"]["top_members"] + net["core_members"]
+    assert all(m.startswith("m_") for m in members)  # pseudonyms, not platform ids
 
 
 @pytest.mark.parametrize("study", STUDIES)

@@ -83,3 +83,11 @@ def test_window_and_staff_overrides(tiny_tables):
     staffed = community.with_staff(["a"])
     flags = staffed.execute(staffed.members.select("member_id", "is_staff")).set_index("member_id")
     assert flags["is_staff"].to_dict() == {"a": True, "b": False, "s": True}
+
+
+def test_window_drops_reactions_made_after_it(tiny_tables):
+    community = Community.from_tables(tiny_tables)
+    # message 1 at 23:30 is inside; b's reaction to it at 23:50 is after the window's end
+    early = community.window(None, "2024-01-07 23:40")
+    reactions = early.execute(early.table("reactions"))
+    assert reactions["member_id"].isna().all() and len(reactions) == 1  # the unnamed one stays

@@ -92,3 +92,14 @@ def test_date_bounds_accept_aware_and_naive_times(tiny_tables):
     aware = reply_graph(community, end=pd.Timestamp("2024-01-10 00:00", tz="Europe/Moscow"))
     naive = reply_graph(community, end="2024-01-09 21:00")
     assert sorted(aware.edges) == sorted(naive.edges) == [("b", "a")]
+
+
+def test_submodules_are_not_shadowed_by_functions():
+    import importlib
+    import inspect
+
+    import analysis.network as package
+
+    for name in ("brokers", "structure", "rich_club", "graphs", "core", "communities"):
+        module = importlib.import_module(f"analysis.network.{name}")
+        assert inspect.ismodule(getattr(package, name, module)), name

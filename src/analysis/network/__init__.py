@@ -1,7 +1,8 @@
 """Interaction networks: who talks to whom, and who holds the community together.
 
 Start with :func:`network_study` (everything, with headline findings); each part is also a
-module of its own:
+module of its own (``from analysis.network.brokers import brokers``; functions named like their
+module are not re-exported here, so the modules stay importable as ``analysis.network.<name>``):
 
 reply        reply edges on the engine → networkx; overview with PageRank
 graphs       reaction and co-participation graphs, monthly snapshots, igraph conversion
@@ -15,22 +16,18 @@ integration  newcomers' distance to the core after four weeks
 evolution    the metrics month by month, with the core's turnover
 """
 
-from analysis.network.brokers import brokers
 from analysis.network.communities import community_stability, leiden_communities
 from analysis.network.core import core_members, k_core_numbers
 from analysis.network.dependency import staff_dependency
 from analysis.network.evolution import network_evolution
 from analysis.network.integration import newcomer_integration
 from analysis.network.reply import NetworkOverview, network_overview, reply_edges_expr, reply_graph
-from analysis.network.rich_club import rich_club
 from analysis.network.roles import member_roles
-from analysis.network.structure import structure
 from analysis.network.study import NetworkStudy, network_study
 
 __all__ = [
     "NetworkOverview",
     "NetworkStudy",
-    "brokers",
     "community_stability",
     "core_members",
     "k_core_numbers",
@@ -42,7 +39,5 @@ __all__ = [
     "newcomer_integration",
     "reply_edges_expr",
     "reply_graph",
-    "rich_club",
     "staff_dependency",
-    "structure",
 ]

@@ -103,6 +103,10 @@ member_response_sigma : float
         P(a message has reactions); ×1.5 for roots, ×0.8 for replies.
     accounts_per_member, link_prob : float
         CRM accounts = ``accounts_per_member · n_members``; P(a member has a linked account).
+    lurker_reaction_share : float
+        Share of named reactors drawn uniformly from all members who have joined (lurkers who
+        react without posting); the others are authors of the ~300 messages before the one
+        reacted to, so reactions come mostly from members active at the time.
     selection_strength : float
         Every account has latent interest ``u ~ N(0, 1)``; the linked accounts are drawn by
         successive sampling with weights ``exp(selection_strength · u)`` (self-selection).
@@ -157,6 +161,7 @@ member_response_sigma : float
     retained_week4: tuple[float, float] = (0.12, 0.16)
     retention_lift_if_posted: float = 3.0
     reaction_prob: float = 0.2
+    lurker_reaction_share: float = 0.1
     accounts_per_member: float = 3.0
     link_prob: float = 0.8
     selection_strength: float = 0.8

@@ -371,7 +371,14 @@ class Simulation:
         count = rng.geometric(0.45, e_msg.size)
         members = np.flatnonzero(self.role == "member")
         k = np.searchsorted(self.join[members], ev["t"][e_msg])  # joined before the message
-        who = members[np.minimum((rng.random((3, e_msg.size)) * k).astype(np.int64), k - 1)]
+        lurker = members[np.minimum((rng.random((3, e_msg.size)) * k).astype(np.int64), k - 1)]
+        # most reactors were active around then: authors of the ~300 regular messages before
+        pos = np.searchsorted(regular, e_msg)
+        back = rng.integers(1, 300, size=(3, e_msg.size))
+        recent = ev["author"][regular[np.maximum(pos - back, 0)]]
+        recent_ok = (self.role[recent] != "bot") & (pos - back >= 0)
+        use_lurker = (rng.random((3, e_msg.size)) < cfg.lurker_reaction_share) | ~recent_ok
+        who = np.where(use_lurker, lurker, recent)
         valid = (np.arange(3)[:, None] < np.minimum(count, 3)) & (k > 0)
         valid &= who != ev["author"][e_msg]  # nobody is listed reacting to their own message
         valid[1] &= who[1] != who[0]
