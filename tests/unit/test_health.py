@@ -104,3 +104,49 @@ def test_result_object_surface(tiny_tables):
     assert d["latest_active_members"] == 0  # the last complete week is the empty one
     ax = result.plot()
     assert ax.get_ylabel() == "members per week"
+
+
+def test_activity_by_channel_hand_checked():
+    from analysis.health.channels import activity_by_channel
+
+    members = make_members([("a", "2024-01-01", False, False), ("b", "2024-01-01", False, False)])
+    messages = make_messages(
+        [
+            ("1", "a", "2024-01-02", None),
+            ("2", "b", "2024-01-03", "1"),
+            ("3", "b", "2024-01-10", None),
+            ("4", "a", "2024-01-17", None),
+        ]
+    ).assign(channel_id=["tg:1:topic:q", "tg:1:topic:q", "tg:1:topic:x", "tg:1:topic:q"])
+    channels = pd.DataFrame(
+        {
+            "channel_id": ["tg:1:topic:q", "tg:1:topic:x"],
+            "platform": "telegram",
+            "name": ["Questions", "<Off-topic>"],
+            "kind": "topic",
+            "parent_id": None,
+        }
+    )
+    reactions = pd.DataFrame(
+        {  # a reacts in week 2 to message 3, which lives in the off-topic channel
+            "message_id": ["3"],
+            "member_id": ["a"],
+            "emoji": ["👍"],
+            "count": [1],
+            "reacted_at": [pd.Timestamp("2024-01-11", tz="UTC")],
+        }
+    )
+    tables = Tables(members=members, messages=messages, channels=channels, reactions=reactions)
+    result = activity_by_channel(Community.from_tables(tables))
+    f = result.to_frame().set_index(["channel", "period_start"])
+    weeks = [pd.Timestamp(d) for d in ("2024-01-01", "2024-01-08", "2024-01-15")]
+    assert f.loc["Questions", "messages"].tolist() == [2, 0, 1]
+    assert f.loc["Questions", "authors"].tolist() == [2, 0, 1]
+    assert f.loc["<Off-topic>", "messages"].tolist() == [0, 1, 0]
+    assert f.loc[("<Off-topic>", weeks[1]), "active_members"] == 2  # author b + reactor a
+    assert result.totals()["channel"].iloc[0] == "Questions"
+    # the per-channel counts add up to the community's messages
+    assert (
+        f["messages"].sum() == activity(Community.from_tables(tables)).to_frame()["messages"].sum()
+    )
+    assert "<Off-topic>" not in result._repr_html_()  # names are escaped in HTML

@@ -76,3 +76,11 @@ def test_experiment_unit_metrics_identical(engines):
         )
     assert frames[0]["n"].sum() > 1000
     pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
+
+
+def test_activity_by_channel_identical(engines):
+    from analysis.health.channels import activity_by_channel
+
+    a, b = (activity_by_channel(c, period="month").to_frame() for c in engines)
+    assert a["channel_id"].nunique() >= 4 and a["messages"].sum() > 1000
+    pd.testing.assert_frame_equal(a, b)

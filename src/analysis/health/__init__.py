@@ -4,6 +4,7 @@ Start with :func:`health_overview` (everything, with headline findings); each me
 function of its own module:
 
 activity        messages, authors, active members, members per day / week / month
+channels        the same per channel (chat, forum topic, ...)
 responsiveness  response rate within 24 h / 7 d, time to first response (staff vs members)
 discussion      discussion depth, conversation duration (reply trees or time-gap sessions)
 shares          member-initiated threads, member-to-member replies, support deflection
@@ -16,6 +17,7 @@ warnings        early warnings: robust z-scores and change points, overheating v
 """
 
 from analysis.health.activity import ActivitySeries, activity, activity_expr, members_included
+from analysis.health.channels import ChannelActivity, activity_by_channel
 from analysis.health.concentration import Concentration, concentration, gini
 from analysis.health.discussion import conversation_duration, discussion_depth
 from analysis.health.engagement import engagement_rate
@@ -35,10 +37,12 @@ from analysis.health.warnings import early_warnings
 
 __all__ = [
     "ActivitySeries",
+    "ChannelActivity",
     "Concentration",
     "HealthOverview",
     "LadderRules",
     "activity",
+    "activity_by_channel",
     "activity_expr",
     "cohort_retention",
     "concentration",

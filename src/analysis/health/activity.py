@@ -61,18 +61,22 @@ def activity_expr(
     period: Period = "week",
     include_staff: bool = True,
     include_bots: bool = False,
+    by_channel: bool = False,
 ) -> Any:
     """The activity aggregate as one ibis expression (see :func:`activity` for definitions).
 
-    Columns: ``period_start`` (date), ``messages``, ``authors``, ``active_members``. Periods
-    without activity are absent here; :func:`activity` fills them.
+    Columns: ``period_start`` (date), [``channel_id``], ``messages``, ``authors``,
+    ``active_members``. With ``by_channel`` a reaction counts in the channel of the message it
+    reacts to. Periods without activity are absent here; :func:`activity` fills them.
     """
     check_period(period)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     msgs = community.messages.filter(community.messages.kind != "service")
     msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
+    keys = ["period_start", "channel_id"] if by_channel else ["period_start"]
     per_message = msgs.select(
         period_start=period_start_expr(msgs.created_at, period),
+        channel_id=msgs.channel_id,
         member_id=msgs.member_id,
         is_message=ibis.literal(1),
     )
@@ -81,28 +85,29 @@ def activity_expr(
         reactions = community.table("reactions")
         reactions = reactions.filter(reactions.member_id.notnull() & reactions.reacted_at.notnull())
         reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
+        where = community.messages.select(target_id="message_id", target_channel="channel_id")
+        reactions = reactions.join(where, reactions.message_id == where.target_id)
         acts = per_message.union(
             reactions.select(
                 period_start=period_start_expr(reactions.reacted_at, period),
+                channel_id=reactions.target_channel,
                 member_id=reactions.member_id,
                 is_message=ibis.literal(0),
             ),
             distinct=False,
         )
-    active = acts.group_by("period_start").aggregate(
-        active_members=acts.member_id.nunique(),
-    )
-    written = per_message.group_by("period_start").aggregate(
+    active = acts.group_by(keys).aggregate(active_members=acts.member_id.nunique())
+    written = per_message.group_by(keys).aggregate(
         messages=per_message.is_message.sum(),
         authors=per_message.member_id.nunique(),
     )
-    joined = active.left_join(written, "period_start")
+    joined = active.left_join(written, keys)
     return joined.select(
-        period_start=joined.period_start,
+        *(joined[k] for k in keys),
         messages=joined.messages.fill_null(0),
         authors=joined.authors.fill_null(0),
         active_members=joined.active_members,
-    ).order_by("period_start")
+    ).order_by(keys)
 
 
 def joins_expr(

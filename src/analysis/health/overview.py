@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import ActivitySeries, activity
+from analysis.health.channels import activity_by_channel
 from analysis.health.concentration import Concentration, concentration
 from analysis.health.ladder import DEFAULT_RULES, LadderRules, member_levels
 from analysis.health.ladder_moves import ladder_transitions, promotion_candidates
@@ -50,7 +51,7 @@ class HealthOverview(Result):
     ----------
     period : str
         Period of the series (``week`` by default; newcomer welcome is monthly).
-    activity, response, first_response, welcome, newcomer_return, deflection,
+    activity, channels, response, first_response, welcome, newcomer_return, deflection,
     member_to_member, concentration, cohorts : result objects
         See their modules (``activity``, ``responsiveness``, ``newcomers``, ``shares``,
         ``concentration``, ``retention``).
@@ -63,6 +64,7 @@ class HealthOverview(Result):
     period: str
     include_staff: bool
     activity: ActivitySeries
+    channels: Any
     response: Any
     first_response: Any
     welcome: Any
@@ -225,6 +227,7 @@ def health_overview(
         period=period,
         include_staff=include_staff,
         activity=series,
+        channels=activity_by_channel(community, **kw),
         response=response_rate(community, **kw),
         first_response=first,
         welcome=newcomer_welcome(community, period="month"),
