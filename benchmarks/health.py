@@ -1,0 +1,488 @@
+"""Benchmark the community-health metrics on DuckDB at several message counts; print the figures.
+
+    .venv/bin/python benchmarks/health.py                        # 100k and 1M messages
+    .venv/bin/python benchmarks/health.py --messages 10000000 --skip-ladder
+    .venv/bin/python benchmarks/health.py --messages 1000000 --overview
+
+Data
+    Synthetic canonical tables built directly with numpy (not the Telegram simulator, which is
+    far too slow at these sizes): one member per 10 messages, joins spread over the 12 observed
+    months (a fifth of the members joined in the year before), heavy-tailed (log-normal)
+    messages per member, 10 staff accounts that write a lot and 2 bots, 10% of members referred
+    by another member. A message is written between its author's join and the end of the data.
+    35% of messages start a thread; every other message answers a recent thread (one that
+    started shortly before it) and replies either to the thread's root or to the thread's
+    previous reply, so ``thread_id`` is always the root's ``message_id``, replies are never
+    earlier than what they answer, and reply trees are several levels deep. 90% of reply links
+    are ``explicit``, 10% ``inferred``. Times are whole seconds, as in platform exports. There
+    is no ``reactions`` table, so *active members* equal *authors*. Written with
+    :func:`analysis.data.write_dataset` (validated) to a temporary folder.
+
+Measured (every phase in a fresh Python process, so that the peak memory is its own)
+    (a) floor: one DuckDB query scanning the messages columns the metrics read — ``member_id``,
+        ``created_at``, ``kind``, ``message_id``, ``reply_to_id``, ``thread_id``,
+        ``reply_source`` — with one distinct count (``member_id``); best of three runs. No
+        metric can be faster than reading its input once.
+    (b) the health metric set on ``Community.load(...)`` (DuckDB, its default thread count =
+        cores): each function of ``analysis.health`` as ``health_overview`` calls it, plus the
+        ones it does not call (usage, weekly return, engagement, conversation duration, repeat
+        contribution, member-initiated share); the member ladder can be skipped. ``--overview``
+        also times ``health_overview`` as one call.
+    (c) the five basic activity metrics — weekly messages, authors, active members, new members,
+        cumulative members — written in plain pandas on the parquet loaded into memory, checked
+        equal to ``analysis.health.activity(period="week")`` and timed against it.
+
+Memory is the process's resident set high-water mark (``VmHWM`` of /proc/self/status, reset
+before every metric through /proc/self/clear_refs; ``ru_maxrss`` of ``getrusage`` where that reset
+is not available). It includes DuckDB's native memory and the Python interpreter with its imports
+(printed as the baseline), not only Python objects (tracemalloc would see only those).
+
+Goals (the issue, on a 2-core machine): the full metric set for 10M messages in ≤ 20 s, peak
+memory ≤ 4 GB, ≥ 3× faster than the same metrics in pandas. Performance goals live here, never as
+timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "benchmark-key")
+
+import numpy as np
+import pandas as pd
+
+GOAL_SECONDS_10M = 20.0
+GOAL_PEAK_GB = 4.0
+GOAL_SPEEDUP = 3.0
+START = pd.Timestamp("2024-01-01", tz="UTC")
+END = pd.Timestamp("2025-01-01", tz="UTC")
+MESSAGE_COLUMNS = (
+    "member_id",
+    "created_at",
+    "kind",
+    "message_id",
+    "reply_to_id",
+    "thread_id",
+    "reply_source",
+)
+
+
+# --------------------------------------------------------------------------------- the data
+
+
+def _ids(prefix: str, n: int) -> np.ndarray:
+    return (prefix + pd.Series(np.arange(n)).astype(str)).to_numpy(dtype=object)
+
+
+def _seconds(ns: np.ndarray) -> np.ndarray:
+    """Nanoseconds since the epoch, truncated to whole seconds (as platform exports are)."""
+    return ns - ns % 1_000_000_000
+
+
+def synthetic_tables(n_messages: int, seed: int = 0) -> Any:
+    """Canonical ``members`` and ``messages`` holding ``n_messages`` messages (module docstring)."""
+    from analysis.schema import Tables
+
+    rng = np.random.default_rng(seed)
+    span = (END - START).value  # ns
+    n_members = max(50, n_messages // 10)
+    n_staff, n_bots = 10, 2
+    member_ids = _ids("u", n_members)
+
+    # joins: a fifth in the year before the data, the rest spread over the 12 observed months
+    before = rng.random(n_members) < 0.2
+    offset = np.where(before, -rng.random(n_members), rng.random(n_members)) * span
+    offset[: n_staff + n_bots] = -0.5 * span
+    joined = _seconds(START.value + offset.astype(np.int64))
+    is_staff = np.zeros(n_members, dtype=bool)
+    is_staff[:n_staff] = True
+    is_bot = np.zeros(n_members, dtype=bool)
+    is_bot[n_staff : n_staff + n_bots] = True
+    referred = rng.random(n_members) < 0.1
+    referrer = rng.integers(0, n_members, n_members)
+    members = pd.DataFrame(
+        {
+            "member_id": member_ids,
+            "platform": "telegram",
+            "joined_at": pd.to_datetime(joined, utc=True),
+            "source": rng.choice(np.array(["organic", "ads", "referral"], dtype=object), n_members),
+            "is_staff": is_staff,
+            "is_bot": is_bot,
+            "display_name": None,
+            "referred_by": np.where(referred, member_ids[referrer], None),
+        }
+    )
+
+    # heavy-tailed messages per member: log-normal weights; staff write a lot, bots some
+    weight = rng.lognormal(0.0, 1.8, n_members)
+    weight[:n_staff] = np.quantile(weight, 0.9999) * 3
+    weight[n_staff : n_staff + n_bots] = np.quantile(weight, 0.999)
+    author = rng.choice(n_members, size=n_messages, p=weight / weight.sum())
+    # written between the author's join (or the data start) and the data end
+    lo = np.maximum(joined[author], START.value)
+    created = _seconds(lo + (rng.random(n_messages) * (END.value - lo)).astype(np.int64))
+    order = np.argsort(created, kind="stable")
+    author, created = author[order], created[order]
+
+    # threads: 35% roots; a reply answers one of the ~50 threads started just before it
+    is_root = rng.random(n_messages) < 0.35
+    is_root[0] = True
+    root_pos = np.flatnonzero(is_root)
+    k = np.searchsorted(root_pos, np.arange(n_messages), side="right")  # roots at or before i
+    back = np.minimum(rng.geometric(1 / 50, n_messages) - 1, k - 1)
+    thread = np.where(is_root, np.arange(n_messages), root_pos[k - 1 - back])
+    # within a thread (messages are in time order): 40% of replies answer the previous reply
+    by_thread = np.lexsort((np.arange(n_messages), thread))
+    prev = np.empty(n_messages, dtype=np.int64)
+    prev[by_thread] = np.concatenate([[-1], by_thread[:-1]])
+    same = (prev >= 0) & (thread[np.maximum(prev, 0)] == thread)
+    chain = ~is_root & same & ~is_root[np.maximum(prev, 0)] & (rng.random(n_messages) < 0.4)
+    parent = np.where(chain, prev, thread)
+
+    message_ids = _ids("m", n_messages)
+    reply_to = np.where(is_root, None, message_ids[parent])
+    source = np.where(
+        is_root,
+        "none",
+        np.where(rng.random(n_messages) < 0.9, "explicit", "inferred"),
+    ).astype(object)
+    channels = np.array([f"tg:{c}" for c in range(5)], dtype=object)
+    messages = pd.DataFrame(
+        {
+            "message_id": message_ids,
+            "platform": "telegram",
+            "channel_id": channels[thread % len(channels)],
+            "thread_id": message_ids[thread],
+            "member_id": member_ids[author],
+            "created_at": pd.to_datetime(created, utc=True),
+            "reply_to_id": reply_to,
+            "reply_source": source,
+            "kind": "message",
+            "text": None,
+            "text_len": rng.integers(1, 400, n_messages),
+            "n_reactions": rng.poisson(0.3, n_messages),
+        }
+    )
+    return Tables(members=members, messages=messages)
+
+
+# ------------------------------------------------------------------------------ measurement
+
+
+def _peak_kb() -> int:
+    """Resident-set high-water mark of this process, in kB."""
+    try:
+        with open("/proc/self/status") as fh:
+            return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1))
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_peak() -> bool:
+    """Reset the high-water mark to the current resident set (Linux ≥ 4.0); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``(value, seconds, peak GB during fn)``."""
+    _reset_peak()
+    start = time.perf_counter()
+    value = fn()
+    seconds = time.perf_counter() - start
+    return value, seconds, _peak_kb() / 2**20
+
+
+def _floor_worker(folder: str) -> dict[str, Any]:
+    import duckdb
+
+    path = str(Path(folder) / "messages.parquet")
+    sql = (
+        "SELECT count(*), min(created_at), max(created_at), count(DISTINCT member_id), "
+        "count(*) FILTER (WHERE kind <> 'service'), count(reply_to_id), "
+        "count(*) FILTER (WHERE reply_source = 'explicit'), "
+        "sum(length(message_id) + length(thread_id)) "
+        f"FROM read_parquet('{path}')"
+    )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    runs = []
+    for _ in range(3):
+        _, seconds, peak = _measure(lambda: con.execute(sql).fetchall())
+        runs.append((seconds, peak))
+    best = min(runs)
+    return {"seconds": best[0], "peak_gb": best[1], "threads": threads, "sql": sql}
+
+
+def _metric_calls(skip_ladder: bool) -> list[tuple[str, Callable[[Any, dict], Any]]]:
+    from analysis import health
+
+    def weekly_activity(c: Any, s: dict) -> Any:
+        s["activity"] = health.activity(c)
+        return s["activity"]
+
+    calls: list[tuple[str, Callable[[Any, dict], Any]]] = [
+        ("activity (week)", weekly_activity),
+        ("response_rate (24h, 7d; week)", lambda c, s: health.response_rate(c)),
+        ("time_to_first_response (week)", lambda c, s: health.time_to_first_response(c)),
+        ("discussion_depth (week)", lambda c, s: health.discussion_depth(c)),
+        ("conversation_duration (week)", lambda c, s: health.conversation_duration(c)),
+        ("member_initiated_share (week)", lambda c, s: health.member_initiated_share(c)),
+        ("member_to_member_share (week)", lambda c, s: health.member_to_member_share(c)),
+        ("support_deflection (week)", lambda c, s: health.support_deflection(c)),
+        ("newcomer_welcome (month)", lambda c, s: health.newcomer_welcome(c, period="month")),
+        ("newcomer_return", lambda c, s: health.newcomer_return(c)),
+        ("repeat_contribution (week)", lambda c, s: health.repeat_contribution(c)),
+        ("usage: DAU/WAU/MAU (month)", lambda c, s: health.usage(c)),
+        ("weekly_return (week)", lambda c, s: health.weekly_return(c)),
+        ("cohort_retention (month)", lambda c, s: health.cohort_retention(c, cohort="month")),
+        ("concentration (overall)", lambda c, s: health.concentration(c)),
+        ("engagement_rate (week)", lambda c, s: health.engagement_rate(c)),
+        (
+            "early_warnings (activity)",
+            lambda c, s: health.early_warnings(s["activity"], kind="activity"),
+        ),
+    ]
+    if not skip_ladder:
+
+        def levels(c: Any, s: dict) -> Any:
+            s["levels"] = health.member_levels(c, period="month")
+            return s["levels"]
+
+        calls += [
+            ("ladder: member_levels (month)", levels),
+            (
+                "ladder: transitions",
+                lambda c, s: health.ladder_transitions(levels=s["levels"]),
+            ),
+            (
+                "ladder: promotion_candidates",
+                lambda c, s: health.promotion_candidates(levels=s["levels"]),
+            ),
+        ]
+    return calls
+
+
+def _engine_worker(folder: str, skip_ladder: bool, overview: bool) -> dict[str, Any]:
+    from analysis import health
+    from analysis.data import Community
+
+    baseline = _peak_kb() / 2**20
+    community, load_s, _ = _measure(lambda: Community.load(folder))
+    threads = community.backend.raw_sql("SELECT current_setting('threads')").fetchall()[0][0]
+    state: dict[str, Any] = {}
+    rows = []
+    for label, call in _metric_calls(skip_ladder):
+        _, seconds, peak = _measure(lambda call=call: call(community, state))
+        rows.append((label, seconds, peak))
+    out = {
+        "baseline_gb": baseline,
+        "load_s": load_s,
+        "threads": threads,
+        "metrics": rows,
+        "activity_frame": state["activity"].to_frame(),
+        "process_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+    if overview:
+        _, seconds, peak = _measure(lambda: health.health_overview(community))
+        out["overview"] = (seconds, peak)
+    return out
+
+
+def pandas_basic_activity(messages: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """The five basic weekly activity metrics in plain pandas (staff in, bots out, as the engine).
+
+    Weeks are ISO weeks (Monday 00:00 UTC); every week from the first message's to the last
+    message's appears; ``members`` counts joins up to the week's end, those before the first
+    week included. Without a reactions table active members are the authors.
+    """
+    humans = members[~members["is_bot"]]
+    msgs = messages[
+        (messages["kind"] != "service") & messages["member_id"].isin(humans["member_id"])
+    ]
+
+    def week_of(ts: pd.Series) -> pd.Series:
+        day = ts.dt.tz_convert(None).dt.floor("D")
+        return day - pd.to_timedelta(day.dt.weekday, unit="D")
+
+    week = week_of(msgs["created_at"])
+    per_week = msgs.groupby(week)["member_id"].agg(messages="size", authors="nunique")
+    index = pd.date_range(per_week.index.min(), per_week.index.max(), freq="7D")
+    out = per_week.reindex(index, fill_value=0)
+    out["active_members"] = out["authors"]
+    joins = week_of(humans["joined_at"]).value_counts()
+    out["new_members"] = joins.reindex(index, fill_value=0)
+    out["members"] = out["new_members"].cumsum() + int(joins[joins.index < index[0]].sum())
+    out = out.astype("int64").rename_axis("period_start").reset_index()
+    return out[["period_start", "messages", "authors", "active_members", "new_members", "members"]]
+
+
+def _pandas_worker(folder: str) -> dict[str, Any]:
+    baseline = _peak_kb() / 2**20
+    root = Path(folder)
+
+    def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+        messages = pd.read_parquet(
+            root / "messages.parquet", columns=["member_id", "created_at", "kind"]
+        )
+        members = pd.read_parquet(
+            root / "members.parquet", columns=["member_id", "joined_at", "is_bot"]
+        )
+        return messages, members
+
+    (messages, members), load_s, load_peak = _measure(load)
+    frame, compute_s, compute_peak = _measure(lambda: pandas_basic_activity(messages, members))
+    return {
+        "baseline_gb": baseline,
+        "load_s": load_s,
+        "compute_s": compute_s,
+        "peak_gb": max(load_peak, compute_peak),
+        "frame": frame,
+    }
+
+
+def _in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def _goal(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def run(n_messages: int, seed: int, skip_ladder: bool, overview: bool, keep: Path | None) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="wb-health-bench-"))
+    folder = tmp / "processed"
+    try:
+        from analysis.data import write_dataset
+
+        t0 = time.perf_counter()
+        tables = synthetic_tables(n_messages, seed)
+        gen_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        write_dataset(tables, folder)
+        write_s = time.perf_counter() - t0
+        n_members = len(tables.members)
+        n_roots = int(tables.messages["reply_to_id"].isna().sum())
+        del tables
+
+        floor = _in_fresh_process(_floor_worker, str(folder))
+        engine = _in_fresh_process(_engine_worker, str(folder), skip_ladder, overview)
+        pandas_run = _in_fresh_process(_pandas_worker, str(folder))
+        if keep is not None:
+            shutil.copytree(folder, keep / f"health-{n_messages}", dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    engine_frame = engine["activity_frame"][pandas_run["frame"].columns]
+    try:
+        pd.testing.assert_frame_equal(engine_frame, pandas_run["frame"], check_dtype=False)
+        same = "identical"
+    except AssertionError as exc:
+        same = f"DIFFERENT ({str(exc).splitlines()[0]})"
+
+    metrics = engine["metrics"]
+    total = sum(s for _, s, _ in metrics)
+    ladder = sum(s for label, s, _ in metrics if label.startswith("ladder"))
+    peak = max([p for *_, p in metrics] + [engine["process_peak_gb"]])
+    activity_s = next(s for label, s, _ in metrics if label.startswith("activity"))
+    pandas_total = pandas_run["load_s"] + pandas_run["compute_s"]
+
+    print(
+        f"\n== {n_messages:,} messages, {n_members:,} members, {n_roots:,} thread roots "
+        f"(seed {seed}); data built in {gen_s:.1f} s, validated + written in {write_s:.1f} s"
+    )
+    print(f"  DuckDB threads: {engine['threads']}; CPUs: {os.cpu_count()}")
+    print(f"  (a) floor: one scan of messages [{', '.join(MESSAGE_COLUMNS)}]")
+    print(f"      {floor['seconds']:8.3f} s   peak {floor['peak_gb']:.2f} GB   (best of 3)")
+    print(f"  (b) metric set on DuckDB (Community.load {engine['load_s']:.3f} s)")
+    print(f"      {'metric':<34} {'seconds':>8}  {'peak GB':>8}")
+    for label, seconds, metric_peak in metrics:
+        print(f"      {label:<34} {seconds:8.3f}  {metric_peak:8.2f}")
+    if skip_ladder:
+        print("      (member ladder skipped: --skip-ladder)")
+    print(f"      {'total':<34} {total:8.3f}  {peak:8.2f}  (peak = whole process)")
+    if not skip_ladder:
+        print(f"      {'total without the ladder':<34} {total - ladder:8.3f}")
+    print(f"      Python process baseline after imports: {engine['baseline_gb']:.2f} GB")
+    if "overview" in engine:
+        s, p = engine["overview"]
+        print(f"      {'health_overview (one call)':<34} {s:8.3f}  {p:8.2f}")
+    print("  (c) five basic weekly activity metrics: plain pandas vs analysis.health.activity")
+    print(
+        f"      pandas read_parquet {pandas_run['load_s']:.3f} s + compute "
+        f"{pandas_run['compute_s']:.3f} s = {pandas_total:.3f} s   peak "
+        f"{pandas_run['peak_gb']:.2f} GB; engine activity {activity_s:.3f} s; results {same}"
+    )
+    print("  ratios")
+    print(f"      full set ÷ scan floor:                   {total / floor['seconds']:8.1f}×")
+    if not skip_ladder:
+        print(
+            f"      full set without ladder ÷ scan floor:    "
+            f"{(total - ladder) / floor['seconds']:8.1f}×"
+        )
+    speed_in = pandas_total / activity_s
+    speed_mem = pandas_run["compute_s"] / activity_s
+    print(f"      pandas (read + compute) ÷ engine:        {speed_in:8.2f}×")
+    print(f"      pandas (compute, data in RAM) ÷ engine:  {speed_mem:8.2f}×")
+    scaled = total * 1e7 / n_messages
+    print("  goals (issue; 2 cores)")
+    if n_messages >= 10_000_000:
+        print(
+            f"      full set for 10M ≤ {GOAL_SECONDS_10M:.0f} s: {total:.1f} s — "
+            f"{_goal(total <= GOAL_SECONDS_10M)}"
+        )
+    else:
+        print(
+            f"      full set for 10M ≤ {GOAL_SECONDS_10M:.0f} s: not measured at this size "
+            f"(linear extrapolation {scaled:.0f} s)"
+        )
+    print(f"      peak ≤ {GOAL_PEAK_GB:.0f} GB: {peak:.2f} GB — {_goal(peak <= GOAL_PEAK_GB)}")
+    print(
+        f"      ≥ {GOAL_SPEEDUP:.0f}× faster than pandas: {speed_in:.2f}× with the read, "
+        f"{speed_mem:.2f}× in RAM — {_goal(speed_in >= GOAL_SPEEDUP)} / "
+        f"{_goal(speed_mem >= GOAL_SPEEDUP)}"
+    )
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-ladder", action="store_true", help="leave out the member ladder")
+    parser.add_argument(
+        "--overview", action="store_true", help="also time health_overview as one call"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="copy each generated dataset into this folder"
+    )
+    args = parser.parse_args()
+    for n in args.messages:
+        run(n, args.seed, args.skip_ladder, args.overview, args.keep)
+
+
+if __name__ == "__main__":
+    main()
