@@ -222,6 +222,34 @@ def duckdb_backend() -> Any:
     return con
 
 
+def session_timezone(backend: Any) -> str | None:
+    """The engine session's time zone, where it can be read (DuckDB, PySpark), else None."""
+    name = getattr(backend, "name", "")
+    try:
+        if name == "duckdb":
+            return str(backend.raw_sql("SELECT current_setting('TimeZone')").fetchall()[0][0])
+        if name == "pyspark":
+            return str(backend._session.conf.get("spark.sql.session.timeZone"))
+    except Exception:  # pragma: no cover - an engine that cannot say
+        return None
+    return None
+
+
+def check_utc(backend: Any) -> None:
+    """Refuse an engine whose session time zone is not UTC.
+
+    Periods (days, ISO weeks, months) are truncated in the session's zone, so a non-UTC session
+    silently shifts every boundary; :func:`duckdb_backend` and :func:`spark_backend` set UTC.
+    """
+    zone = session_timezone(backend)
+    if zone is not None and zone.upper() not in ("UTC", "ETC/UTC", "GMT", "Z"):
+        raise ValueError(
+            f"the {getattr(backend, 'name', 'engine')} session's time zone is {zone!r}; periods "
+            f"would be cut in that zone. Use analysis.data.duckdb_backend() / spark_backend(), or "
+            f"set it to UTC (DuckDB: SET TimeZone = 'UTC'; Spark: spark.sql.session.timeZone=UTC)."
+        )
+
+
 def _conform(table: Any, name: str) -> Any:
     """Cast a table read from parquet to the canonical ibis schema (same types on every engine)."""
     schema = ibis_schema(name)
@@ -261,6 +289,7 @@ class Community:
         root = config.dataset_dir(dataset)
         manifest = read_manifest(root)
         backend = backend if backend is not None else duckdb_backend()
+        check_utc(backend)
         tables = {}
         for name, entry in manifest["tables"].items():
             table_name = f"{name}_{uuid.uuid4().hex[:8]}"
@@ -275,12 +304,18 @@ class Community:
         """Put in-memory canonical tables on an engine (validated first)."""
         tables = tables.validated(source=f"<{name}>")
         backend = backend if backend is not None else duckdb_backend()
+        check_utc(backend)
         registered = {}
         for table, frame in tables.items():
             memtable = ibis.memtable(frame.reset_index(drop=True), schema=ibis_schema(table))
-            registered[table] = backend.create_table(
-                f"{table}_{uuid.uuid4().hex[:8]}", memtable, temp=True
-            )
+            try:
+                registered[table] = backend.create_table(
+                    f"{table}_{uuid.uuid4().hex[:8]}", memtable, temp=True
+                )
+            except NotImplementedError:
+                # engines without temporary tables (PySpark) register the memtable themselves
+                # (as a temporary view) when an expression uses it
+                registered[table] = memtable
         manifest = {"dataset": name, "provenance": dict(tables.provenance)}
         return cls(backend=backend, tables=registered, manifest=manifest, name=name)
 

@@ -91,3 +91,18 @@ def test_window_drops_reactions_made_after_it(tiny_tables):
     early = community.window(None, "2024-01-07 23:40")
     reactions = early.execute(early.table("reactions"))
     assert reactions["member_id"].isna().all() and len(reactions) == 1  # the unnamed one stays
+
+
+def test_engines_must_run_in_utc(tiny_tables, tmp_path):
+    import ibis
+
+    from analysis.data import session_timezone
+
+    write_dataset(tiny_tables, tmp_path / "tiny")
+    moscow = ibis.duckdb.connect()
+    moscow.raw_sql("SET TimeZone = 'Europe/Moscow'").fetchall()
+    assert session_timezone(moscow) == "Europe/Moscow"
+    with pytest.raises(ValueError, match="time zone is 'Europe/Moscow'"):
+        Community.load(tmp_path / "tiny", backend=moscow)
+    with pytest.raises(ValueError, match="SET TimeZone = 'UTC'"):
+        Community.from_tables(tiny_tables, backend=moscow)

@@ -11,6 +11,7 @@ import pytest
 
 from analysis import health, network
 from analysis.conversion import purchase_rate_by_membership
+from analysis.data import Community
 from analysis.experiments.outcomes import binary_outcome_counts
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -83,4 +84,15 @@ def test_activity_by_channel_identical(engines):
 
     a, b = (activity_by_channel(c, period="month").to_frame() for c in engines)
     assert a["channel_id"].nunique() >= 4 and a["messages"].sum() > 1000
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_in_memory_tables_on_spark(engines, tiny_tables):
+    """Community.from_tables works on PySpark (no temporary tables there) and gives the same
+    numbers as DuckDB."""
+    duck, spark = engines
+    on_duck = Community.from_tables(tiny_tables)
+    on_spark = Community.from_tables(tiny_tables, backend=spark.backend)
+    a = health.activity(on_duck).to_frame()
+    b = health.activity(on_spark).to_frame()
     pd.testing.assert_frame_equal(a, b)
