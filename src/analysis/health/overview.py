@@ -218,7 +218,11 @@ def health_overview(
     kw = {"period": period, "include_staff": include_staff}
     series = activity(community, **kw)
     first = time_to_first_response(community, **kw)
-    weekly_first = time_to_first_response(community, period="week", include_staff=include_staff)
+    weekly_first = (
+        first
+        if period == "week"
+        else time_to_first_response(community, period="week", include_staff=include_staff)
+    )
     all_weekly = weekly_first.frame[weekly_first.frame["responder"] == "all"]
     response_series = all_weekly.set_index("period_start")["median_minutes"].dropna()
     weekly = series if period == "week" else activity(community, period="week", **_no_period(kw))
