@@ -172,3 +172,10 @@ def test_bayes_rank_and_omnibus_checks(result, table):
     assert "All arms together on converted: χ²(2)" in checks  # three arms → omnibus test
     assert "Rank check for messages (treatment): Mann–Whitney p =" in checks
     assert "agrees with the test on means" in checks  # a real shift in messages
+
+
+def test_percentage_points_never_print_minus_zero():
+    from analysis.experiments.study_result import _interval, _pp
+
+    assert _pp(-0.0004) == "0.0" and _pp(0.028) == "+2.8" and _pp(-0.031) == "-3.1"
+    assert _interval((-0.0004, 0.051), True) == "0.0 to +5.1"

@@ -99,12 +99,12 @@ class ExperimentAnalysis(Result):
         if row["ci_low"] > 0 or row["ci_high"] < 0:
             direction = "holds" if row["diff"] > 0 else "reverses"
             return (
-                f"The effect {direction} at week 4: {row['diff'] * 100:+.1f} pp in weekly "
-                f"activity (95% CI {row['ci_low'] * 100:+.1f} to {row['ci_high'] * 100:+.1f})."
+                f"The effect {direction} at week 4: {_pp(row['diff'])} pp in weekly "
+                f"activity (95% CI {_pp(row['ci_low'])} to {_pp(row['ci_high'])})."
             )
         return (
-            f"At week 4 the difference in weekly activity is {row['diff'] * 100:+.1f} pp "
-            f"(95% CI {row['ci_low'] * 100:+.1f} to {row['ci_high'] * 100:+.1f}): not "
+            f"At week 4 the difference in weekly activity is {_pp(row['diff'])} pp "
+            f"(95% CI {_pp(row['ci_low'])} to {_pp(row['ci_high'])}): not "
             f"distinguishable from no effect."
         )
 
@@ -275,12 +275,18 @@ class ExperimentAnalysis(Result):
         )
 
 
+def _pp(v: float) -> str:
+    """Percentage points with a sign, ``+2.8``; a value that rounds to zero is ``0.0``."""
+    text = f"{v * 100:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
 def _value(v: float, pct: bool) -> str:
     return "" if math.isnan(v) else (f"{v:.1%}" if pct else f"{v:,.3g}")
 
 
 def _effect(v: float, pct: bool) -> str:
-    return "" if math.isnan(v) else (f"{v * 100:+.1f} pp" if pct else f"{v:+,.3g}")
+    return "" if math.isnan(v) else (f"{_pp(v)} pp" if pct else f"{v:+,.3g}")
 
 
 def _interval(ci: tuple[float, float], pct: bool) -> str:
@@ -288,7 +294,7 @@ def _interval(ci: tuple[float, float], pct: bool) -> str:
     if math.isnan(lo) or math.isnan(hi):
         return ""
     if pct:
-        return f"{lo * 100:+.1f} to {hi * 100:+.1f}"
+        return f"{_pp(lo)} to {_pp(hi)}"
     return f"{lo:+,.3g} to {hi:+,.3g}"
 
 
@@ -313,7 +319,7 @@ def verdict_sentence(c: Comparison, decision: str = "") -> str:
     low, high = c.diff_ci
     if c.metric_type == "binary":
         values = f"from {c.estimate_control:.1%} to {c.estimate_treatment:.1%}"
-        effect = f"{c.diff * 100:+.1f} pp, {level} CI {low * 100:+.1f} to {high * 100:+.1f}"
+        effect = f"{_pp(c.diff)} pp, {level} CI {_pp(low)} to {_pp(high)}"
     else:
         values = f"from {c.estimate_control:.3g} to {c.estimate_treatment:.3g}"
         effect = f"{c.diff:+.3g}, {level} CI {low:+.3g} to {high:+.3g}"
