@@ -184,6 +184,9 @@ def build_graph(
         Only members on an edge become nodes.
     """
     graph: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    # a fixed node and edge order makes seeded algorithms reproducible whatever order the
+    # engine returned the rows in
+    edges = edges.sort_values(["source", "target"], kind="stable")
     for u, v, w in zip(edges["source"], edges["target"], edges["weight"], strict=True):
         w = int(w)
         if not directed and graph.has_edge(u, v):

@@ -56,7 +56,10 @@ def reply_graph(community: Community, **kwargs: Any) -> nx.DiGraph:
     Keyword arguments are passed to :func:`reply_edges_expr`. Nodes carry ``is_staff`` and
     ``is_bot``; members who never replied nor were replied to are not nodes.
     """
+    # engines return rows in no fixed order; sorting makes node order, and so every seeded
+    # algorithm downstream (Louvain, Leiden, layouts), reproducible bit for bit
     edges = community.execute(reply_edges_expr(community, **kwargs))
+    edges = edges.sort_values(["source", "target"], kind="stable").reset_index(drop=True)
     graph = nx.DiGraph()
     graph.add_weighted_edges_from(
         zip(edges["source"], edges["target"], edges["weight"].astype(int), strict=True)
