@@ -290,7 +290,7 @@ def test_monthly_cohorts_use_30_day_periods(cohorts):
 
 
 def test_cohort_arguments_are_checked(cohorts):
-    with pytest.raises(ValueError, match="period must be one of"):
+    with pytest.raises(ValueError, match=r"cohort must be one of \['week', 'month'\], got 'day'"):
         cohort_retention(cohorts, cohort="day")
     with pytest.raises(ValueError, match="by must be"):
         cohort_retention(cohorts, by="platform")

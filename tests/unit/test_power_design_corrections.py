@@ -484,3 +484,19 @@ def test_decide_unwraps_binary_metric_results() -> None:
     frame = decide([wrapped], MetricFamily(primary=["activated"]))
     assert frame.loc[0, "decision"] == "ship"
     assert frame.loc[0, "p_value"] == pytest.approx(prop.p_value)
+
+
+def test_spillover_input_errors_name_the_column_and_values():
+    import pandas as pd
+
+    from analysis.experiments.interference import spillover_check
+
+    units = pd.DataFrame(
+        {"unit_id": ["a", "a", "b"], "variant": ["control", "control", "treatment"], "outcome": 1.0}
+    )
+    edges = pd.DataFrame({"source": ["a"], "target": ["b"], "weight": [1.0]})
+    with pytest.raises(ValueError, match=r"'unit_id' has 1 repeated values \(first: \['a'\]\)"):
+        spillover_check(units, edges)
+    good = units.drop_duplicates("unit_id")
+    with pytest.raises(ValueError, match=r"'weight'.*first values: \[-2.0\]"):
+        spillover_check(good, edges.assign(weight=[-2.0]))

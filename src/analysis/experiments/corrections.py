@@ -395,7 +395,10 @@ def non_inferiority_from_stats(
         As in :func:`non_inferiority_test`.
     """
     if control.n < 2 or treatment.n < 2:
-        raise ValueError("each arm needs at least two units")
+        raise ValueError(
+            f"each arm needs at least two units; got control n = {control.n}, "
+            f"treatment n = {treatment.n}"
+        )
     vc, vt = control.var_y / control.n, treatment.var_y / treatment.n
     se = math.sqrt(vc + vt)
     df = (vc + vt) ** 2 / (vc**2 / (control.n - 1) + vt**2 / (treatment.n - 1)) if se else math.inf

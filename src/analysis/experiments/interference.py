@@ -189,8 +189,12 @@ def treated_neighbour_share(
     """
     _need_columns(units, ["unit_id", "variant"], "units")
     _need_columns(edges, ["source", "target"], "edges")
-    if units["unit_id"].duplicated().any():
-        raise ValueError("units has duplicated unit_id values")
+    duplicated = units["unit_id"][units["unit_id"].duplicated()]
+    if len(duplicated):
+        raise ValueError(
+            f"units: column 'unit_id' has {len(duplicated)} repeated values "
+            f"(first: {duplicated.head(5).tolist()}); each unit must appear once"
+        )
     if control not in set(units["variant"]):
         raise ValueError(f"no unit has variant {control!r} (the control arm)")
     treated = pd.Series(
@@ -198,8 +202,12 @@ def treated_neighbour_share(
     )
     if weighted and "weight" in edges.columns:
         w = edges["weight"].astype(float)
-        if w.isna().any() or (w < 0).any() or not np.isfinite(w).all():
-            raise ValueError("edge weights must be finite and non-negative")
+        bad = w.isna() | (w < 0) | ~np.isfinite(w.fillna(0))
+        if bad.any():
+            raise ValueError(
+                f"edges: column 'weight' must be finite and non-negative; {int(bad.sum())} rows "
+                f"are not (first values: {w[bad].head(5).tolist()})"
+            )
     else:
         w = pd.Series(1.0, index=edges.index)
     e = pd.DataFrame({"a": edges["source"], "b": edges["target"], "w": w})

@@ -591,7 +591,9 @@ def sequential_from_comparison(
     from scipy.stats import norm
 
     if fixed.alternative != "two-sided":
-        raise ValueError("sequential comparisons are two-sided only")
+        raise ValueError(
+            f"sequential comparisons are two-sided only; got alternative={fixed.alternative!r}"
+        )
     low, high = fixed.diff_ci
     if not math.isclose(fixed.diff - low, high - fixed.diff, rel_tol=1e-6, abs_tol=1e-12):
         raise ValueError(

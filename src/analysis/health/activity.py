@@ -55,6 +55,38 @@ def members_included(community: Community, *, include_staff: bool, include_bots:
     return members
 
 
+def activity_events_expr(community: Community, members: Any, *, with_channel: bool = False) -> Any:
+    """Activity events of ``members``: ``member_id``, ``at``, ``is_message`` [, ``channel_id``].
+
+    The one definition of what makes a member *active* (see the module docstring): a non-service
+    message (``at`` = ``created_at``, ``is_message`` = 1) or an attributed reaction, i.e. one
+    whose reactor and ``reacted_at`` are known (``at`` = ``reacted_at``, ``is_message`` = 0).
+    With ``with_channel`` a reaction carries the channel of the message it reacts to.
+    """
+    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
+    columns = {"member_id": msgs.member_id, "at": msgs.created_at, "is_message": ibis.literal(1)}
+    if with_channel:
+        columns["channel_id"] = msgs.channel_id
+    events = msgs.select(**columns)
+    if community.has("reactions"):
+        reactions = community.table("reactions")
+        reactions = reactions.filter(reactions.member_id.notnull() & reactions.reacted_at.notnull())
+        reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
+        if with_channel:
+            where = community.messages.select(target_id="message_id", channel_id="channel_id")
+            reactions = reactions.join(where, reactions.message_id == where.target_id)
+        columns = {
+            "member_id": reactions.member_id,
+            "at": reactions.reacted_at,
+            "is_message": ibis.literal(0),
+        }
+        if with_channel:
+            columns["channel_id"] = reactions.channel_id
+        events = events.union(reactions.select(**columns), distinct=False)
+    return events
+
+
 def activity_expr(
     community: Community,
     *,
@@ -71,31 +103,10 @@ def activity_expr(
     """
     check_period(period)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
+    events = activity_events_expr(community, members, with_channel=by_channel)
     keys = ["period_start", "channel_id"] if by_channel else ["period_start"]
-    per_message = msgs.select(
-        period_start=period_start_expr(msgs.created_at, period),
-        channel_id=msgs.channel_id,
-        member_id=msgs.member_id,
-        is_message=ibis.literal(1),
-    )
-    acts = per_message
-    if community.has("reactions"):
-        reactions = community.table("reactions")
-        reactions = reactions.filter(reactions.member_id.notnull() & reactions.reacted_at.notnull())
-        reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
-        where = community.messages.select(target_id="message_id", target_channel="channel_id")
-        reactions = reactions.join(where, reactions.message_id == where.target_id)
-        acts = per_message.union(
-            reactions.select(
-                period_start=period_start_expr(reactions.reacted_at, period),
-                channel_id=reactions.target_channel,
-                member_id=reactions.member_id,
-                is_message=ibis.literal(0),
-            ),
-            distinct=False,
-        )
+    acts = events.mutate(period_start=period_start_expr(events.at, period))
+    per_message = acts.filter(acts.is_message == 1)
     active = acts.group_by(keys).aggregate(active_members=acts.member_id.nunique())
     written = per_message.group_by(keys).aggregate(
         messages=per_message.is_message.sum(),

@@ -30,12 +30,11 @@ import pandas as pd
 
 from analysis.data import Community, utc_timestamp
 from analysis.health.activity import joins_expr, members_included
-from analysis.health.periods import period_index, period_start_expr
+from analysis.health.periods import check_period, period_index, period_start_expr
 from analysis.results import Result
 
 __all__ = ["Concentration", "concentration", "gini"]
 
-_PERIODS = ("day", "week", "month")
 _TOP = (5, 10)
 
 
@@ -329,8 +328,8 @@ def concentration(
     ----------
     Gini (1912); Dixon et al. (1987); CHAOSS "Contributor Absence Factor" (module docstring).
     """
-    if period is not None and period not in _PERIODS:
-        raise ValueError(f"period must be None or one of {list(_PERIODS)}, got {period!r}")
+    if period is not None:
+        check_period(period)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
 
     last_value = community.execute(community.messages.created_at.max())

@@ -26,12 +26,10 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import members_included
-from analysis.health.periods import Period, period_index, period_start_expr
+from analysis.health.periods import Period, check_period, period_index, period_start_expr
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]
-
-_PERIODS = ("day", "week", "month")
 
 
 def _window_seconds(window: Any) -> int | None:
@@ -56,8 +54,7 @@ def engagement_per_root_expr(
     Columns: ``root_id``, ``created_at``, ``period_start``, ``replies``, ``members``, ``rate``
     (``replies / members``; null when ``members`` is 0).
     """
-    if period not in _PERIODS:
-        raise ValueError(f"period must be one of {list(_PERIODS)}, got {period!r}")
+    check_period(period)
     seconds = _window_seconds(window)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     msgs = community.messages.filter(community.messages.kind != "service")

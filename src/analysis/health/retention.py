@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.health.activity import activity, members_included
-from analysis.health.periods import Period, period_start_expr
+from analysis.health.activity import activity, activity_events_expr, members_included
+from analysis.health.periods import Period, check_period, period_start_expr
 from analysis.results import Result
 
 __all__ = [
@@ -50,19 +50,17 @@ __all__ = [
     "ReturnSeries",
     "UsageSeries",
     "active_member_periods_expr",
-    "activity_events_expr",
     "cohort_retention",
     "usage",
     "weekly_return",
 ]
 
-_PERIODS = ("day", "week", "month")
 _COHORT_DAYS = {"week": 7, "month": 30}
 
 
-def _check_period(period: str, allowed: tuple[str, ...] = _PERIODS) -> None:
-    if period not in allowed:
-        raise ValueError(f"period must be one of {list(allowed)}, got {period!r}")
+def _check_cohort(cohort: str) -> None:
+    if cohort not in _COHORT_DAYS:
+        raise ValueError(f"cohort must be one of {list(_COHORT_DAYS)}, got {cohort!r}")
 
 
 def _pct(value: float) -> str:
@@ -81,27 +79,6 @@ def _naive_utc(values: Any) -> pd.Series:
     if s.dt.tz is not None:
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
     return s.astype("datetime64[ns]")
-
-
-def activity_events_expr(community: Community, members: Any) -> Any:
-    """Every activity event of ``members`` as ``(member_id, at)`` (an ibis expression).
-
-    Events are non-service messages (at = ``created_at``) and attributed reactions (reactor and
-    ``reacted_at`` known; at = ``reacted_at``), the same events that make a member *active* in
-    :mod:`analysis.health.activity`.
-    """
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
-    events = msgs.select(member_id=msgs.member_id, at=msgs.created_at)
-    if community.has("reactions"):
-        reactions = community.table("reactions")
-        reactions = reactions.filter(reactions.member_id.notnull() & reactions.reacted_at.notnull())
-        reactions = reactions.semi_join(members, reactions.member_id == members.member_id)
-        events = events.union(
-            reactions.select(member_id=reactions.member_id, at=reactions.reacted_at),
-            distinct=False,
-        )
-    return events
 
 
 def _period_ordinal(ts: Any, period: str) -> Any:
@@ -124,7 +101,7 @@ def active_member_periods_expr(
 
     ``ordinal`` numbers the periods so that consecutive periods differ by exactly 1.
     """
-    _check_period(period)
+    check_period(period)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
     events = activity_events_expr(community, members)
     return events.select(
@@ -309,7 +286,7 @@ def usage(
     ----------
     CHAOSS "Active Users"; Chen (2018) on DAU/MAU stickiness (see the module docstring).
     """
-    _check_period(period)
+    check_period(period)
     kw = {"include_staff": include_staff, "include_bots": include_bots}
     day = activity(community, period="day", **kw).frame
     per = activity(community, period=period, **kw).frame
@@ -485,7 +462,7 @@ def weekly_return(
     ----------
     CHAOSS "Active Users" (https://chaoss.community/kb/); the domain spec's weekly return rate.
     """
-    _check_period(period)
+    check_period(period)
     kw = {"include_staff": include_staff, "include_bots": include_bots}
     base = activity(community, period=period, **kw).frame
     pairs = active_member_periods_expr(community, period=period, **kw)
@@ -735,7 +712,7 @@ def cohort_retention(
     Amplitude, "Retention analysis" (N-day retention counted from each user's start event);
     CHAOSS "Activity Dates and Times" (https://chaoss.community/kb/).
     """
-    _check_period(cohort, tuple(_COHORT_DAYS))
+    _check_cohort(cohort)
     if by not in (None, "source"):
         raise ValueError(f"by must be None or 'source', got {by!r}")
     if int(max_periods) < 1:

@@ -174,7 +174,10 @@ member_response_sigma : float
 
     def __post_init__(self) -> None:
         if self.n_members < 50 or not 3 <= self.n_staff <= 5 or not 2 <= self.n_core <= 50:
-            raise ValueError("need n_members >= 50, 3 <= n_staff <= 5, 2 <= n_core <= 50")
+            raise ValueError(
+                f"need n_members >= 50, 3 <= n_staff <= 5, 2 <= n_core <= 50; got "
+                f"n_members={self.n_members}, n_staff={self.n_staff}, n_core={self.n_core}"
+            )
         if (
             set(self.source_probs) != set(SOURCES)
             or abs(sum(self.source_probs.values()) - 1) > 1e-9
