@@ -379,6 +379,9 @@ class Community:
                     reactions.reacted_at.isnull() | (reactions.reacted_at < utc_timestamp(end))
                 )
             tables["reactions"] = reactions
+        if "mentions" in tables:
+            mentions = tables["mentions"]
+            tables["mentions"] = mentions.semi_join(msgs, mentions.message_id == msgs.message_id)
         return replace(self, tables=tables)
 
     def with_staff(self, member_ids: Any) -> Community:

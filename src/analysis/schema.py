@@ -18,6 +18,7 @@ Tables
 ``messages``     every message, post, comment and service event, with its conversation.
 ``channels``     chats, channels, forum topics and threads that messages live in.
 ``reactions``    reactions to messages (per reactor where the platform names them).
+``mentions``     members a message mentions (where the platform marks mentions).
 ``customers``    accounts in the CRM; ``member_id`` links a customer to a community member.
 ``orders``       purchases by customers.
 ``assignments``  experiment assignments: which unit saw which variant, when.
@@ -115,6 +116,17 @@ REACTIONS = pa.DataFrameSchema(
     ordered=False,
 )
 
+MENTIONS = pa.DataFrameSchema(
+    {
+        "message_id": _str(),
+        "member_id": _str(),
+    },
+    unique=["message_id", "member_id"],
+    name="mentions",
+    strict=True,
+    ordered=False,
+)
+
 CUSTOMERS = pa.DataFrameSchema(
     {
         "customer_id": _str(unique=True),
@@ -156,7 +168,17 @@ ASSIGNMENTS = pa.DataFrameSchema(
 )
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    s.name: s for s in (MEMBERS, MESSAGES, CHANNELS, REACTIONS, CUSTOMERS, ORDERS, ASSIGNMENTS)
+    s.name: s
+    for s in (
+        MEMBERS,
+        MESSAGES,
+        CHANNELS,
+        REACTIONS,
+        MENTIONS,
+        CUSTOMERS,
+        ORDERS,
+        ASSIGNMENTS,
+    )
 }
 REQUIRED_TABLES = ("members", "messages")
 
@@ -311,6 +333,9 @@ class Tables:
     messages: pd.DataFrame
     channels: pd.DataFrame | None = None
     reactions: pd.DataFrame | None = None
+    #: Who a message mentions (``@name`` entities, Discord ``mentions``, Slack ``<@U…>``, VK
+    #: ``[id…|…]``): one row per (message, mentioned member); optional.
+    mentions: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
     orders: pd.DataFrame | None = None
     assignments: pd.DataFrame | None = None
@@ -359,6 +384,16 @@ def check_links(tables: Tables, *, source: str = "<memory>") -> None:
                 f"{source}: table 'reactions', column 'message_id': {int(unknown.sum())} "
                 f"reactions point at messages that do not exist (first: "
                 f"{tables.reactions.loc[unknown, 'message_id'].head(5).tolist()}).",
+            )
+    if tables.mentions is not None:
+        _check("mentions", "member_id", tables.mentions["member_id"], "members")
+        unknown = ~tables.mentions["message_id"].isin(tables.messages["message_id"])
+        if unknown.any():
+            raise SchemaValidationError(
+                "mentions",
+                f"{source}: table 'mentions', column 'message_id': {int(unknown.sum())} "
+                f"mentions point at messages that do not exist (first: "
+                f"{tables.mentions.loc[unknown, 'message_id'].head(5).tolist()}).",
             )
     if tables.channels is not None:
         unknown = ~tables.messages["channel_id"].isin(tables.channels["channel_id"])
