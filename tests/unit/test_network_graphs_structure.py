@@ -138,7 +138,7 @@ def test_monthly_snapshots(hand_community):
         ("b", "c", 1),
     ]
     with pytest.raises(ValueError, match="unknown graph kind"):
-        graphs.monthly_snapshots(hand_community, kind="mention")
+        graphs.monthly_snapshots(hand_community, kind="hashtag")
 
 
 def test_build_graph_sums_reverse_rows_when_undirected_and_flags():

@@ -5,7 +5,8 @@ module of its own (``from analysis.network.brokers import brokers``; functions n
 module are not re-exported here, so the modules stay importable as ``analysis.network.<name>``):
 
 reply        reply edges on the engine → networkx; overview with PageRank
-graphs       reaction and co-participation graphs, monthly snapshots, igraph conversion
+graphs       reaction, mention and co-participation graphs, monthly snapshots, igraph
+ambassadors  ambassador candidates: who welcomes newcomers, brings members, reaches across
 structure    density, reciprocity (incl. Garlaschelli–Loffredo), clustering, assortativity
 core         k-cores and the core members; rich_club: rich-club coefficient vs rewiring
 communities  Leiden (leidenalg + igraph) with stability across seeds; Louvain cross-check

@@ -9,13 +9,14 @@ findings a report opens with.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 import pandas as pd
 
 from analysis.data import Community
+from analysis.network.ambassadors import ambassador_candidates
 from analysis.network.brokers import brokers
 from analysis.network.communities import community_stability, leiden_communities
 from analysis.network.core import core_members
@@ -41,6 +42,9 @@ class NetworkStudy(Result):
         See the modules of the same names in :mod:`analysis.network`.
     graph : networkx.DiGraph
         The reply graph the graph metrics were computed on.
+    ambassadors : pandas.DataFrame
+        Ambassador candidates with the evidence for each
+        (:func:`analysis.network.ambassadors.ambassador_candidates`).
     """
 
     overview: Any
@@ -54,6 +58,7 @@ class NetworkStudy(Result):
     integration: Any
     evolution: Any
     graph: Any
+    ambassadors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     title: str = "Interaction network"
 
     def findings(self) -> list[str]:
@@ -96,6 +101,11 @@ class NetworkStudy(Result):
                 "reason": reasons,
             }
         )
+
+    def ambassador_candidates(self) -> pd.DataFrame:
+        """Ambassador candidates: members who welcome newcomers, bring members and reach across
+        clusters, with the reason for each (rule in :mod:`analysis.network.ambassadors`)."""
+        return self.ambassadors
 
     def plot_core(self, ax: Any = None, *, top_n: int = 40, seed: int = 0) -> Any:
         """The best-connected members by PageRank, coloured by community; the core ringed."""
@@ -155,6 +165,7 @@ class NetworkStudy(Result):
                 "communities": self.communities.to_dict(),
                 "community_stability": self.stability.to_dict(),
                 "integration": self.integration.to_dict(),
+                "ambassador_candidates": int(len(self.ambassadors)),
             }
         )
 
@@ -186,16 +197,18 @@ def network_study(
     """
     community = community.window(start, end)
     graph = reply_graph(community)
+    broker_ranking = brokers(community, top_n=top_n)
     return NetworkStudy(
         overview=network_overview(community, top_n=top_n),
         structure=structure(graph),
         core=core_members(graph),
         communities=leiden_communities(graph, seed=0),
         stability=community_stability(graph, seeds=seeds),
-        brokers=brokers(community, top_n=top_n),
+        brokers=broker_ranking,
         roles=member_roles(community, top_n=top_n),
         dependency=staff_dependency(community),
         integration=newcomer_integration(community),
         evolution=network_evolution(community),
         graph=graph,
+        ambassadors=ambassador_candidates(community, broker_ranking.members, top_n=top_n),
     )

@@ -101,6 +101,12 @@ member_response_sigma : float
         both arms. Must leave P(retained_week4 | first_post_7d) ≤ P(return).
     reaction_prob : float
         P(a message has reactions); ×1.5 for roots, ×0.8 for replies.
+    n_interest_groups, interest_affinity : int, float
+        Planted topic clusters: every non-core member belongs to one of ``n_interest_groups``
+        interest groups (uniformly, from a generator of its own, so the default community is
+        unchanged); a member's reply in a non-core thread is drawn, w.p. ``interest_affinity``,
+        from the thread author's group (else from everyone, as without groups). ``0.0`` (the
+        default) plants no clusters.
     accounts_per_member, link_prob : float
         CRM accounts = ``accounts_per_member · n_members``; P(a member has a linked account).
     lurker_reaction_share : float
@@ -117,6 +123,13 @@ member_response_sigma : float
         A buyer's orders = 1 + Poisson(extra_orders_mean): the first after
         Exponential(45 d) (truncated to the data), the rest uniform after it; amounts lognormal
         (median RUB, log-sd).
+    hostile_strings : bool
+        Seed the export with hostile user text to exercise escaping end to end
+        (:data:`analysis.synth.texts.HOSTILE_NAMES` and ``HOSTILE_TEXTS``): a few members'
+        display names, the community name, the topic titles and some messages carry markup
+        (``<script>``, ``<img onerror=...>``, ``javascript:`` links), right-to-left overrides
+        and a 10,000-character name. Only text changes; every id, time and count is the same as
+        without it. Off by default; ``workbench demo`` turns it on (``--no-hostile``: off).
     """
 
     n_members: int = 5000
@@ -161,6 +174,8 @@ member_response_sigma : float
     retained_week4: tuple[float, float] = (0.12, 0.16)
     retention_lift_if_posted: float = 3.0
     reaction_prob: float = 0.2
+    n_interest_groups: int = 4
+    interest_affinity: float = 0.0
     lurker_reaction_share: float = 0.1
     accounts_per_member: float = 3.0
     link_prob: float = 0.8
@@ -171,6 +186,7 @@ member_response_sigma : float
     extra_orders_mean: float = 0.6
     amount_median: float = 2500.0
     amount_sigma: float = 0.8
+    hostile_strings: bool = False
 
     def __post_init__(self) -> None:
         if self.n_members < 50 or not 3 <= self.n_staff <= 5 or not 2 <= self.n_core <= 50:
@@ -246,6 +262,9 @@ class GroundTruth:
         membership on P(buy) among members); ``naive_diff_expected`` = mean P(buy) of member
         accounts − that of non-member accounts (both rates also given); ``coefficients``
         ``{"intercept", "interest", "member"}``; ``selection_strength``.
+    interest_groups : dict
+        User id → planted interest group of each non-core member (empty when
+        ``interest_affinity`` is 0); ``interest_affinity`` as configured.
     n_messages, n_service_messages, n_customers, n_orders : int
         Counts written (``n_messages`` = regular messages, bot digests included).
     realised : dict
@@ -282,6 +301,8 @@ class GroundTruth:
     n_customers: int
     n_orders: int
     realised: dict[str, Any]
+    interest_groups: dict[str, int] = field(default_factory=dict)
+    interest_affinity: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy (plain Python numbers, lists and dicts)."""

@@ -153,6 +153,10 @@ def _planted_truth(
         n_service_messages=n_service,
         n_customers=int(crm.person.size),
         n_orders=int(crm.order_account.size),
+        interest_groups={
+            str(sim.uid[i]): int(sim.group[i]) for i in np.flatnonzero(sim.group >= 0)
+        },
+        interest_affinity=cfg.interest_affinity,
         realised={
             "n_roots": int(sim.r_t.size),
             "n_posters": int(sim.poster.sum()),

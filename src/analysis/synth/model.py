@@ -115,6 +115,13 @@ class Simulation:
             & (join < self.window[1])
         )
         self.arm = np.where(self.unit & (rng.random(n) < 0.5), 1, 0)
+        # planted interest groups come from a generator of their own: the default community
+        # (no affinity) is bit-for-bit the one generated before groups existed
+        self.group = np.full(n, -1)
+        if cfg.interest_affinity > 0:
+            own = np.random.default_rng([cfg.seed, 0x6A0B])
+            plain = (self.role == "member") & ~self.core
+            self.group[plain] = own.integers(cfg.n_interest_groups, size=int(plain.sum()))
 
     def plan(self) -> None:
         """Draw A, N, Ret, R per member and derive first-post time, churn and a forbidden window."""
@@ -222,11 +229,17 @@ class Simulation:
                 break
         return out
 
-    def _pick_member(self, t, exclude, core_thread) -> np.ndarray:
-        """Core members (in core threads, w.p. core_inner_prob) or anyone active, by activity."""
+    def _pick_member(self, t, exclude, core_thread, group=None) -> np.ndarray:
+        """Core members (in core threads, w.p. core_inner_prob), the thread author's interest
+        group (w.p. interest_affinity, when groups are planted) or anyone active, by activity."""
         out = np.full(t.size, -1)
         inner = core_thread & (self.rng.random(t.size) < self.cfg.core_inner_prob)
         out[inner] = self._pick(self.core_pool, t[inner], exclude[inner], rounds=10)
+        if group is not None and self.group_pools:
+            aff = self.group_rng.random(t.size) < self.cfg.interest_affinity
+            for g, pool in enumerate(self.group_pools):
+                idx = np.flatnonzero((out < 0) & ~core_thread & aff & (group == g))
+                out[idx] = self._pick(pool, t[idx], exclude[idx], rounds=10)
         rest = out < 0
         out[rest] = self._pick(self.pool, t[rest], exclude[rest])
         return out
@@ -237,6 +250,11 @@ class Simulation:
         weight = self.rate * np.where(self.core, cfg.core_outside_weight, 1.0)
         self.pool = PosterPool(np.flatnonzero(self.poster), self.first, weight)
         self.core_pool = PosterPool(np.flatnonzero(self.core), self.first, np.ones(self.n_people))
+        self.group_pools = [
+            PosterPool(np.flatnonzero(self.poster & (self.group == g)), self.first, weight)
+            for g in range(cfg.n_interest_groups if cfg.interest_affinity > 0 else 0)
+        ]
+        self.group_rng = np.random.default_rng([cfg.seed, 0x6A0C])
         n_r = self.r_t.size
         answered = rng.random(n_r) < cfg.response_prob
         answered[self.r_first] = self.answered[self.r_author[self.r_first]]
@@ -249,7 +267,9 @@ class Simulation:
         w = STAFF_ANSWER_WEIGHTS[: self.n_staff]
         who = rng.choice(self.n_staff, size=n_r, p=w / w.sum())
         mem = np.flatnonzero(~by_staff & answered & (t1 < self.t_end))
-        who[mem] = self._pick_member(t1[mem], self.r_author[mem], core_thread[mem])
+        who[mem] = self._pick_member(
+            t1[mem], self.r_author[mem], core_thread[mem], self.group[self.r_author[mem]]
+        )
         lost = np.zeros(n_r, bool)
         lost[mem] = who[mem] < 0  # no member may answer (first hours): staff answers instead
         self.answer_fallbacks = int((answered & lost).sum())
@@ -286,7 +306,12 @@ class Simulation:
                 by_author & self.allowed(self.r_author[r], t), self.r_author[r], -1
             )
             need = np.flatnonzero((responder < 0) & (t < self.t_end))
-            responder[need] = self._pick_member(t[need], parent_author[need], core_thread[r[need]])
+            responder[need] = self._pick_member(
+                t[need],
+                parent_author[need],
+                core_thread[r[need]],
+                self.group[self.r_author[r[need]]],
+            )
             good = (responder >= 0) & (t < self.t_end)
             alive[th[~good]] = False
             th, t, parent, responder = th[good], t[good], parent[good], responder[good]
