@@ -107,6 +107,7 @@ def write_dataset(
     out_dir: str | os.PathLike[str],
     *,
     sources: Iterable[str | os.PathLike[str]] = (),
+    previous_sources: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Validate ``tables`` and write them as a processed dataset, atomically.
 
@@ -118,6 +119,11 @@ def write_dataset(
         Target folder, usually ``data/processed/<name>``. Replaced as a whole.
     sources : paths
         Raw files the tables were read from; recorded in the manifest with their SHA-256.
+    previous_sources : dicts
+        Manifest ``sources`` entries of an earlier ingest whose tables ``tables`` extends (an
+        incremental ingest, :mod:`analysis.ingest.incremental`); listed first, kept as recorded
+        (the files may be gone), with an entry of the same path and hash as a new source listed
+        once.
 
     Returns
     -------
@@ -143,12 +149,14 @@ def write_dataset(
                 "rows": int(len(frame)),
                 "sha256": file_sha256(path),
             }
-        source_entries = []
+        source_entries = [dict(entry) for entry in previous_sources]
         for src in sources:
             src = Path(src).resolve()
             source_entries.append(
                 {"path": str(src), "bytes": src.stat().st_size, "sha256": file_sha256(src)}
             )
+        unique = {(e.get("path"), e.get("sha256")): e for e in source_entries}
+        source_entries = list(unique.values())
         content_hash = hashlib.sha256(
             json.dumps({k: v["sha256"] for k, v in sorted(table_entries.items())}).encode()
         ).hexdigest()

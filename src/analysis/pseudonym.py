@@ -14,8 +14,17 @@ the machine that runs the ingest (environment variable or a git-ignored file, ne
 
 Same key and same id give the same pseudonym in every table and every run, so messages, reactions,
 customers and experiment assignments join on ``member_id``; a different key gives unrelated
-pseudonyms (rotate the key to unlink old outputs). 16 hex characters are 64 bits: the chance of any
-collision among a million members is about 3e-8.
+pseudonyms (rotate the key to unlink old outputs).
+
+One person on several platforms (an identity map, :mod:`analysis.ingest.identity`) gets one
+pseudonym computed from the map's person id instead of a platform id::
+
+    member_id = "m_" + HMAC-SHA256(key, f"person:{person_id}").hexdigest()[:16]
+
+(:meth:`Pseudonymizer.person_member_id`); it cannot collide with a platform pseudonym because
+no adapter uses ``person`` as its platform name.
+
+16 hex characters are 64 bits: the chance of any collision among a million members is about 3e-8.
 
 Where the key comes from (first match wins)
 -------------------------------------------
@@ -119,6 +128,23 @@ class Pseudonymizer:
         message = f"{platform}:{platform_user_id}".encode()
         digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
         return PSEUDONYM_PREFIX + digest[:_HEX_CHARS]
+
+    def person_member_id(self, person_id: str) -> str:
+        """The member id of a person named in an identity map (one id across platforms).
+
+        Parameters
+        ----------
+        person_id : str
+            The identity map's person id (e.g. a CRM contact id).
+
+        Returns
+        -------
+        str
+            ``"m_"`` + the first 16 hex characters of ``HMAC-SHA256(key, "person:<person_id>")``.
+        """
+        if person_id is None or str(person_id).strip() == "":
+            raise ValueError("cannot pseudonymise an empty person id")
+        return self.member_id("person", str(person_id).strip())
 
     def member_ids(self, platform: str, platform_user_ids: pd.Series) -> pd.Series:
         """Vectorised :meth:`member_id` for a Series; nulls and empty strings stay null.

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.ingest._telegram_mentions import message_mentions
+
 __all__ = [
     "CHANNEL_TYPES",
     "CREATOR_ACTIONS",
@@ -200,6 +202,8 @@ class ExportCollector:
         default_factory=list
     )
     joins: list[tuple[str, int]] = field(default_factory=list)
+    #: (message index, "id" | "username", platform user id or username) per mention entity
+    mentions: list[tuple[int, str, str]] = field(default_factory=list)
     named_joins: list[tuple[str | None, int]] = field(default_factory=list)
     skipped_unsupported: int = 0
     skipped_no_sender: int = 0
@@ -358,6 +362,7 @@ class ExportCollector:
                         self.named_joins.append((str_or_none(invited), index))
             else:
                 text = _plain_text(m.get("text"))
+                self.mentions.extend((index, k, v) for k, v in message_mentions(m))
 
             total = 0
             for reaction in m.get("reactions") or []:

@@ -10,6 +10,7 @@ join dates and roster fields, and finally one pseudonym mapping for every platfo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from analysis.ingest._telegram_json import (
     ExportCollector,
     TelegramExportError,
 )
+from analysis.ingest._telegram_mentions import mentions_frame
 from analysis.ingest._telegram_threads import resolve_conversations
 from analysis.pseudonym import Pseudonymizer
 from analysis.schema import UTC_DTYPE, Tables
@@ -70,6 +72,7 @@ def build_tables(
     pseudonymizer: Pseudonymizer,
     roster: pd.DataFrame | None,
     source: str,
+    usernames: Mapping[str, str] | None = None,
 ) -> Tables:
     """The canonical tables of everything collected, with provenance (not yet validated).
 
@@ -83,11 +86,13 @@ def build_tables(
         As returned by :func:`analysis.ingest.crm.read_roster` (columns already checked).
     source : str
         The export file(s), for error messages.
+    usernames : mapping, optional
+        ``{username: platform user id}`` resolving ``@username`` mentions.
 
     Returns
     -------
     Tables
-        ``members``, ``messages``, ``channels`` and ``reactions``.
+        ``members``, ``messages``, ``channels``, ``reactions`` and ``mentions``.
 
     Raises
     ------
@@ -139,7 +144,11 @@ def build_tables(
     provenance["messages.created_at.exporter_utc_offset"] = _offset_summary(rows, clocks)
     reactions, reaction_ns = _reactions_frame(rows, mids, created_ns, clocks, provenance)
     members = _members_frame(rows, created_ns, reactions, reaction_ns, roster, provenance)
-    _pseudonymise(members, messages, reactions, pseudonymizer)
+    mentions = mentions_frame(rows.mentions, mids, usernames, provenance)
+    outside = ~mentions["member_id"].isin(set(members["member_id"]))
+    provenance["mentions.not_in_members_n"] = str(int(outside.sum()))
+    mentions = mentions[~outside].reset_index(drop=True)
+    _pseudonymise(members, messages, reactions, pseudonymizer, mentions)
     reactions = reactions.drop(columns=["reactor_name"])  # only needed for display names
 
     channels = pd.DataFrame(
@@ -151,6 +160,7 @@ def build_tables(
         messages=messages,
         channels=channels,
         reactions=reactions,
+        mentions=mentions,
         provenance=provenance,
     )
 
@@ -160,8 +170,9 @@ def _pseudonymise(
     messages: pd.DataFrame,
     reactions: pd.DataFrame,
     pseudonymizer: Pseudonymizer,
+    mentions: pd.DataFrame,
 ) -> None:
-    """Replace every platform id in the three frames (in place) by its member id."""
+    """Replace every platform id in the four frames (in place) by its member id."""
     # one mapping for all tables, computed from the members (everyone appears there)
     ids = pd.Series(members["member_id"].to_numpy(), dtype=object)
     mapping = dict(zip(ids, pseudonymizer.member_ids(PLATFORM, ids), strict=True))
@@ -170,6 +181,7 @@ def _pseudonymise(
     messages["member_id"] = messages["member_id"].map(mapping).astype(object)
     reactions["member_id"] = reactions["member_id"].map(mapping).astype(object)
     reactions["member_id"] = reactions["member_id"].where(reactions["member_id"].notna(), None)
+    mentions["member_id"] = mentions["member_id"].map(mapping).astype(object)
 
 
 def _created_ns(rows: ExportCollector, provenance: dict[str, str]) -> np.ndarray:

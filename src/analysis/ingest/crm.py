@@ -10,7 +10,8 @@ assumed to be UTC. Rows are numbered from 1 after the header (row 1 is line 2 of
     ``user_id``: the platform's user id (Telegram: ``user123``; a bare positive number ``123`` is
     read as ``user123``, the Bot API form); ``source``: acquisition source (free text, may be
     empty); ``referred_by``: platform id of the member who referred them (may be empty);
-    ``role``: ``member`` | ``staff`` | ``bot`` (empty means ``member``).
+    ``role``: ``member`` | ``staff`` | ``bot`` (empty means ``member``); ``username``
+    (optional column): the member's public ``@username``, which resolves Telegram ``@mentions``.
 ``customers.csv``
     ``customer_id``; ``<platform>_user_id`` (e.g. ``telegram_user_id``; empty for customers who
     are not community members); ``signed_up_at``.
@@ -21,14 +22,21 @@ assumed to be UTC. Rows are numbered from 1 after the header (row 1 is line 2 of
     ``experiment_id``, ``unit_id`` (platform user id, pseudonymised to the member id so
     experiments join to messages), ``variant``, ``assigned_at``, ``cluster_id`` (optional column;
     may be empty).
+
+The readers of ``customers``, ``orders`` and ``assignments`` also take other files (any CRM dump):
+``columns`` maps each canonical column to the file's column (``{"order_id": "Id", "ordered_at":
+"Created"}``), a ``.parquet`` file is read like a CSV (values as text), and ``timezone`` (an IANA
+zone) reads timestamps without an offset in that zone; :mod:`analysis.ingest.generic` uses this for
+its ``[orders]``, ``[customers]`` and ``[assignments]`` mapping sections.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -42,8 +50,12 @@ __all__ = [
     "CsvFormatError",
     "ORDERS_COLUMNS",
     "ROSTER_COLUMNS",
+    "ROSTER_OPTIONAL",
     "ROSTER_ROLES",
+    "check_timezone",
     "normalize_user_id",
+    "normalize_username",
+    "read_text_table",
     "read_assignments",
     "read_customers",
     "read_orders",
@@ -51,6 +63,8 @@ __all__ = [
 ]
 
 ROSTER_COLUMNS = ("user_id", "source", "referred_by", "role")
+#: Optional roster column: the member's public @username (resolves Telegram @mentions).
+ROSTER_OPTIONAL = ("username",)
 ROSTER_ROLES = ("member", "staff", "bot")
 #: ``{platform}`` is replaced by the platform name, e.g. ``telegram_user_id``.
 CUSTOMERS_COLUMNS = ("customer_id", "{platform}_user_id", "signed_up_at")
@@ -83,19 +97,41 @@ def normalize_user_id(platform: str, value: str | None) -> str | None:
     return text
 
 
+def normalize_username(value: str | None) -> str | None:
+    """A public username as mentions write it: stripped, without a leading ``@``, lower case.
+
+    Telegram usernames are case-insensitive (https://core.telegram.org/method/account.checkUsername
+    and the ``@username`` rules), so ``@Alice`` and ``alice`` are the same user; empty → None.
+    """
+    if value is None:
+        return None
+    text = str(value).strip().lstrip("@").strip().lower()
+    return text or None
+
+
 def _row_refs(positions: Sequence[int], limit: int = 5) -> str:
     shown = [f"{p + 1} (line {p + 2})" for p in positions[:limit]]
     more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
     return ", ".join(shown) + more
 
 
-def _read_csv(
-    path: str | os.PathLike,
-    required: Sequence[str],
-    optional: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Read ``path`` as strings (stripped; empty → None) with the columns it must have."""
+def read_text_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV (UTF-8, header row) or parquet file as a frame of strings (missing → ``""``).
+
+    Raises
+    ------
+    CsvFormatError
+        The file is empty, not UTF-8 CSV, or not readable parquet.
+    """
     path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            raw = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise CsvFormatError(f"{path}: not a readable parquet file ({exc}).") from None
+        df = raw.astype(object).where(raw.notna(), "").astype(str)
+        df.columns = [str(c).strip() for c in df.columns]
+        return df
     try:
         df = pd.read_csv(
             path,
@@ -106,19 +142,46 @@ def _read_csv(
             skipinitialspace=True,
         )
     except pd.errors.EmptyDataError:
-        raise CsvFormatError(
-            f"{path}: the file is empty; expected a header row with columns {list(required)}."
-        ) from None
+        raise CsvFormatError(f"{path}: the file is empty; expected a header row.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise CsvFormatError(f"{path}: not a readable UTF-8 CSV file ({exc}).") from None
     df.columns = [str(c).strip() for c in df.columns]
-    expected = list(required) + [f"{c} (optional)" for c in optional]
-    for column in required:
-        if column not in df.columns:
+    return df
+
+
+def _read_csv(
+    path: str | os.PathLike,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read ``path`` as strings (stripped; empty → None) with the columns it must have.
+
+    ``columns`` maps canonical names to the file's names (a missing mapped column is reported
+    under the file's name).
+    """
+    path = Path(path)
+    try:
+        df = read_text_table(path)
+    except CsvFormatError as exc:
+        if "the file is empty" in str(exc):
             raise CsvFormatError(
-                f"{path}: missing column '{column}'; expected columns {expected}, "
-                f"found {list(df.columns)}."
+                f"{path}: the file is empty; expected a header row with columns {list(required)}."
+            ) from None
+        raise
+    columns = dict(columns or {})
+    source_name = {c: columns.get(c, c) for c in (*required, *optional)}
+    expected = [source_name[c] for c in required] + [
+        f"{source_name[c]} (optional)" for c in optional
+    ]
+    for column in required:
+        if source_name[column] not in df.columns:
+            mapped = f" (mapped to '{column}')" if source_name[column] != column else ""
+            raise CsvFormatError(
+                f"{path}: missing column '{source_name[column]}'{mapped}; expected columns "
+                f"{expected}, found {list(df.columns)}."
             )
+    df = df.rename(columns={src: canon for canon, src in source_name.items() if src in df.columns})
     keep = [c for c in (*required, *optional) if c in df.columns]
     df = df[keep].copy()
     for column in optional:
@@ -156,11 +219,54 @@ def _require_unique(df: pd.DataFrame, columns: Sequence[str], path: Path) -> Non
     )
 
 
-def _parse_timestamps(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """ISO 8601 with an offset → UTC; naive or unparseable values are errors naming the row."""
+def check_timezone(zone: str | None, where: str = "timezone") -> str | None:
+    """``zone`` if it is an IANA zone name (or None); else a :class:`ValueError` naming it."""
+    if zone is None:
+        return None
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{where}={zone!r} is not an IANA time zone name (e.g. 'Europe/Moscow', 'UTC')."
+        ) from None
+    return str(zone)
+
+
+def _parse_timestamps(
+    df: pd.DataFrame, column: str, path: Path, timezone: str | None = None
+) -> pd.Series:
+    """ISO 8601 with an offset → UTC; naive or unparseable values are errors naming the row.
+
+    With ``timezone``, values without an offset are read as local times of that IANA zone (an
+    ambiguous time in a DST fall-back hour as its first occurrence, a skipped one shifted
+    forward); values with an offset keep it.
+    """
     values = df[column]
     _require_values(df, column, path)
     texts = values.astype(str)
+    if timezone is not None:
+        has_offset = texts.str.contains(_OFFSET_RE) & texts.str.contains(_TIME_RE)
+        out = pd.Series(pd.NaT, index=texts.index, dtype=pd.DatetimeTZDtype("ns", "UTC"))
+        if has_offset.any():
+            out[has_offset] = pd.to_datetime(
+                texts[has_offset], format="ISO8601", utc=True, errors="coerce"
+            )
+        if (~has_offset).any():
+            naive = pd.to_datetime(texts[~has_offset], format="ISO8601", errors="coerce")
+            good = naive.notna()
+            local = naive[good].dt.tz_localize(
+                timezone,
+                ambiguous=np.ones(int(good.sum()), dtype=bool),
+                nonexistent="shift_forward",
+            )
+            out[local.index] = local.dt.tz_convert("UTC")
+        bad = np.flatnonzero(out.isna().to_numpy())
+        if len(bad):
+            raise CsvFormatError(
+                f"{path}: column '{column}' has a value that is not an ISO 8601 timestamp in row "
+                f"{_row_refs(bad.tolist(), limit=1)}: {texts.iloc[bad[0]]!r}."
+            )
+        return out
     naive = ~texts.str.contains(_OFFSET_RE) | ~texts.str.contains(_TIME_RE)
     if naive.any():
         pos = np.flatnonzero(naive.to_numpy())
@@ -194,7 +300,8 @@ def read_roster(path: str | os.PathLike, *, platform: str = "telegram") -> pd.Da
     -------
     pandas.DataFrame
         Columns ``user_id`` (normalised platform id), ``source``, ``referred_by`` (normalised
-        platform id or None) and ``role`` (``member`` | ``staff`` | ``bot``). Platform ids are
+        platform id or None), ``role`` (``member`` | ``staff`` | ``bot``) and, when the file
+        has that column, ``username`` (lower case without ``@``, or None). Platform ids are
         *not* pseudonymised here: the platform reader matches them to the export first.
 
     Raises
@@ -203,8 +310,10 @@ def read_roster(path: str | os.PathLike, *, platform: str = "telegram") -> pd.Da
         Missing column, empty or duplicate ``user_id``, or an unknown role.
     """
     path = Path(path)
-    df = _read_csv(path, ROSTER_COLUMNS)
+    has_username = "username" in read_text_table(path).columns
+    df = _read_csv(path, ROSTER_COLUMNS, optional=ROSTER_OPTIONAL)
     df["user_id"] = [normalize_user_id(platform, v) for v in df["user_id"]]
+    df["username"] = [normalize_username(v) for v in df["username"]]
     df["referred_by"] = [normalize_user_id(platform, v) for v in df["referred_by"]]
     _require_values(df, "user_id", path)
     _require_unique(df, ["user_id"], path)
@@ -217,11 +326,16 @@ def read_roster(path: str | os.PathLike, *, platform: str = "telegram") -> pd.Da
             f"(empty means 'member')."
         )
     df["role"] = role.astype(object)
-    return df[list(ROSTER_COLUMNS)]
+    return df[[*ROSTER_COLUMNS, *ROSTER_OPTIONAL]] if has_username else df[list(ROSTER_COLUMNS)]
 
 
 def read_customers(
-    path: str | os.PathLike, *, pseudonymizer: Pseudonymizer, platform: str = "telegram"
+    path: str | os.PathLike,
+    *,
+    pseudonymizer: Pseudonymizer,
+    platform: str = "telegram",
+    columns: Mapping[str, str] | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Read ``customers.csv`` into the canonical ``customers`` table.
 
@@ -233,6 +347,11 @@ def read_customers(
         Turns the platform user id into the member id used in the community tables.
     platform : str
         Names the user-id column (``telegram`` → ``telegram_user_id``).
+    columns : mapping, optional
+        Canonical column → the file's column (``customer_id``, ``<platform>_user_id``,
+        ``signed_up_at``), for files that name them differently.
+    timezone : str, optional
+        IANA zone for ``signed_up_at`` values without an offset (else they are an error).
 
     Returns
     -------
@@ -242,7 +361,8 @@ def read_customers(
     """
     path = Path(path)
     user_col = f"{platform}_user_id"
-    df = _read_csv(path, ("customer_id", user_col, "signed_up_at"))
+    timezone = check_timezone(timezone)
+    df = _read_csv(path, ("customer_id", user_col, "signed_up_at"), columns=columns)
     _require_values(df, "customer_id", path)
     _require_unique(df, ["customer_id"], path)
     users = pd.Series([normalize_user_id(platform, v) for v in df[user_col]], dtype=object)
@@ -250,19 +370,28 @@ def read_customers(
         {
             "customer_id": df["customer_id"],
             "member_id": pseudonymizer.member_ids(platform, users),
-            "first_seen_at": _parse_timestamps(df, "signed_up_at", path),
+            "first_seen_at": _parse_timestamps(df, "signed_up_at", path, timezone),
         }
     )
     return validate("customers", out, source=str(path))
 
 
-def read_orders(path: str | os.PathLike) -> pd.DataFrame:
+def read_orders(
+    path: str | os.PathLike,
+    *,
+    columns: Mapping[str, str] | None = None,
+    timezone: str | None = None,
+) -> pd.DataFrame:
     """Read ``orders.csv`` into the canonical ``orders`` table.
 
     Parameters
     ----------
     path : path-like
         The CSV file (columns ``order_id, customer_id, ordered_at, amount, currency``).
+    columns : mapping, optional
+        Canonical column → the file's column, for files that name them differently.
+    timezone : str, optional
+        IANA zone for ``ordered_at`` values without an offset (else they are an error).
 
     Returns
     -------
@@ -270,7 +399,8 @@ def read_orders(path: str | os.PathLike) -> pd.DataFrame:
         Validated canonical ``orders``; ``amount`` as float, ``currency`` upper-cased.
     """
     path = Path(path)
-    df = _read_csv(path, ORDERS_COLUMNS)
+    timezone = check_timezone(timezone)
+    df = _read_csv(path, ORDERS_COLUMNS, columns=columns)
     for column in ("order_id", "customer_id", "amount", "currency"):
         _require_values(df, column, path)
     _require_unique(df, ["order_id"], path)
@@ -294,7 +424,7 @@ def read_orders(path: str | os.PathLike) -> pd.DataFrame:
         {
             "order_id": df["order_id"],
             "customer_id": df["customer_id"],
-            "ordered_at": _parse_timestamps(df, "ordered_at", path),
+            "ordered_at": _parse_timestamps(df, "ordered_at", path, timezone),
             "amount": amount.astype(float),
             "currency": currency.astype(object),
         }
@@ -303,7 +433,12 @@ def read_orders(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_assignments(
-    path: str | os.PathLike, *, pseudonymizer: Pseudonymizer, platform: str = "telegram"
+    path: str | os.PathLike,
+    *,
+    pseudonymizer: Pseudonymizer,
+    platform: str = "telegram",
+    columns: Mapping[str, str] | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Read ``assignments.csv`` into the canonical ``assignments`` table.
 
@@ -317,6 +452,10 @@ def read_assignments(
         join to messages and members.
     platform : str
         Platform of the unit ids.
+    columns : mapping, optional
+        Canonical column → the file's column, for files that name them differently.
+    timezone : str, optional
+        IANA zone for ``assigned_at`` values without an offset (else they are an error).
 
     Returns
     -------
@@ -330,7 +469,8 @@ def read_assignments(
         experiment (naming the experiment, the unit and the rows).
     """
     path = Path(path)
-    df = _read_csv(path, ASSIGNMENTS_COLUMNS[:4], optional=("cluster_id",))
+    timezone = check_timezone(timezone)
+    df = _read_csv(path, ASSIGNMENTS_COLUMNS[:4], optional=("cluster_id",), columns=columns)
     for column in ("experiment_id", "unit_id", "variant"):
         _require_values(df, column, path)
     df["unit_id"] = [normalize_user_id(platform, v) for v in df["unit_id"]]
@@ -340,7 +480,7 @@ def read_assignments(
             "experiment_id": df["experiment_id"],
             "unit_id": pseudonymizer.member_ids(platform, df["unit_id"]),
             "variant": df["variant"],
-            "assigned_at": _parse_timestamps(df, "assigned_at", path),
+            "assigned_at": _parse_timestamps(df, "assigned_at", path, timezone),
             "cluster_id": df["cluster_id"],
         }
     )

@@ -87,6 +87,14 @@ Reactions
 
     A reaction time makes a reactor count as active (:mod:`analysis.health`) and can be their
     first activity (``joined_at``).
+Mentions
+    The ``mentions`` table has one row per (message, mentioned member) from the message's text
+    entities (``text_entities``, else the entity objects of a list ``text``): ``mention_name``
+    entities carry ``user_id`` (the member ``user<user_id>``); ``@username`` (``mention``)
+    entities resolve only through a ``username`` column of the roster or the identity map (see
+    :mod:`analysis.ingest._telegram_mentions`); unresolved ones are counted, not guessed. A
+    mentioned user who never posts, acts or reacts in the export is not a member of the tables
+    and the mention is dropped (counted).
 Skipped
     ``"type": "unsupported"`` (and other unknown types) and messages without any sender id
     (service actions like ``send_payment``; in channels a missing sender is the channel itself)
@@ -116,7 +124,10 @@ absent), ``members.is_staff`` (observed with a roster, else inferred),
 ``reactions.member_id`` (observed | partial | absent), ``reactions.member_id.named_n``,
 ``reactions.member_id.unnamed_n``, ``reactions.reacted_at`` (inferred when any reaction time
 came from a local ``date`` and the inferred offset; else observed | partial | absent),
-``reactions.reacted_at.inferred_n`` (reaction rows whose time was inferred that way).
+``reactions.reacted_at.inferred_n`` (reaction rows whose time was inferred that way),
+``mentions.member_id`` (observed), ``mentions.mention_name_n``, ``mentions.username_resolved_n``,
+``mentions.username_unresolved_n`` (mention entities by kind), ``mentions.not_in_members_n``
+(mention rows dropped because the mentioned user is not in the export's members).
 
 Implementation
 --------------
@@ -130,7 +141,7 @@ reactions, channels, provenance, pseudonymisation).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -190,6 +201,7 @@ def read_telegram_export(
     roster: pd.DataFrame | None = None,
     assume_timezone: str | None = None,
     chat_ids: Collection[int] | None = None,
+    usernames: Mapping[str, str] | None = None,
 ) -> Tables:
     """Read one Telegram Desktop JSON export into validated canonical tables.
 
@@ -207,12 +219,15 @@ def read_telegram_export(
         ``"Europe/Moscow"``). Without it such messages are an error.
     chat_ids : collection of int, optional
         Keep only these chats (useful for full-account exports, which include private chats).
+    usernames : mapping, optional
+        ``{username: platform user id}`` (lower case, no ``@``; e.g. from the roster's or the
+        identity map's ``username`` column) to resolve ``@username`` mentions.
 
     Returns
     -------
     Tables
-        ``members``, ``messages``, ``channels`` and ``reactions``, validated, with provenance
-        (see the module docstring for the keys).
+        ``members``, ``messages``, ``channels``, ``reactions`` and ``mentions``, validated, with
+        provenance (see the module docstring for the keys).
 
     Raises
     ------
@@ -227,6 +242,7 @@ def read_telegram_export(
         roster=roster,
         assume_timezone=assume_timezone,
         chat_ids=chat_ids,
+        usernames=usernames,
     )
 
 
@@ -237,6 +253,7 @@ def read_telegram_exports(
     roster: pd.DataFrame | None = None,
     assume_timezone: str | None = None,
     chat_ids: Collection[int] | None = None,
+    usernames: Mapping[str, str] | None = None,
 ) -> Tables:
     """Read several exports of one community (e.g. a channel and its discussion group) together.
 
@@ -247,7 +264,7 @@ def read_telegram_exports(
     ----------
     paths : iterable of path-like
         ``result.json`` files or folders containing one.
-    pseudonymizer, roster, assume_timezone, chat_ids
+    pseudonymizer, roster, assume_timezone, chat_ids, usernames
         As in :func:`read_telegram_export`.
 
     Returns
@@ -275,7 +292,15 @@ def read_telegram_exports(
         for chat, where in iter_chats(doc, file):
             collector.add_chat(chat, file, where, keep)
     source = str(files[0]) if len(files) == 1 else "; ".join(str(f) for f in files)
-    tables = build_tables(collector, pseudonymizer=pseudonymizer, roster=roster, source=source)
+    if roster is not None and "username" in roster.columns:
+        named = roster.dropna(subset=["username"])
+        usernames = {
+            **dict(zip(named["username"], named["user_id"], strict=True)),
+            **(usernames or {}),
+        }
+    tables = build_tables(
+        collector, pseudonymizer=pseudonymizer, roster=roster, source=source, usernames=usernames
+    )
     return tables.validated(source=source)
 
 
