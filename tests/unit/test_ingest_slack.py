@@ -34,7 +34,7 @@ USERS = [
     {"id": "U2", "name": "ben", "profile": {"display_name": "", "real_name": "Ben B"}},
     {"id": "U3", "name": "cat", "profile": {}},
     {"id": "U4", "name": "dormant", "profile": {}},
-    {"id": "UB", "name": "helper", "is_bot": True, "profile": {}},
+    {"id": "UB", "name": "helper", "is_bot": True, "profile": {"bot_id": "B7"}},
 ]
 CHANNELS = [{"id": "C1", "name": "general"}, {"id": "C2", "name": "help"}]
 
@@ -94,6 +94,13 @@ def day_help() -> list[dict]:
     return [
         {"type": "message", "user": "UB", "text": "I am a bot user", "ts": ts(400)},
         {"type": "message", "user": "U2", "text": "hi", "ts": ts(500)},
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "bot_id": "B7",
+            "text": "app post",
+            "ts": ts(600),
+        },
     ]
 
 
@@ -123,7 +130,7 @@ def zip_folder(folder: Path, target: Path, top: str = "") -> Path:
 def test_folder_export_maps_every_field(tmp_path, pseudo):
     t = read_slack_export(make_export(tmp_path / "exp"), pseudonymizer=pseudo)
     msgs = t.messages.set_index("message_id")
-    assert len(msgs) == 8
+    assert len(msgs) == 9
     parent = f"sl:C1:{ts(60)}"
     assert msgs.loc[f"sl:C1:{ts(120)}", "reply_to_id"] == parent
     assert msgs.loc[f"sl:C1:{ts(180, 123456)}", "thread_id"] == parent
@@ -136,7 +143,8 @@ def test_folder_export_maps_every_field(tmp_path, pseudo):
         T0 + 180, unit="s", tz="UTC"
     ) + pd.Timedelta(microseconds=123456)
     assert msgs.loc[f"sl:C1:{ts(0)}", "kind"] == "service"
-    assert (msgs["kind"] == "message").sum() == 7
+    assert (msgs["kind"] == "message").sum() == 8
+    assert msgs.loc[f"sl:C2:{ts(600)}", "member_id"] == pseudo.member_id("slack", "UB")
     assert msgs.loc[parent, "n_reactions"] == 5
 
     members = t.members.set_index("member_id")
@@ -268,4 +276,4 @@ def test_reply_cycle_and_unlisted_folder(tmp_path, pseudo):
     days = {"general/2024-01-10.json": day_general(), "secret/2024-01-10.json": day_help()}
     t = read_slack_export(make_export(tmp_path / "unl", days), pseudonymizer=pseudo)
     assert t.provenance["channels.unlisted_folders_n"] == "1"
-    assert len(t.messages) == 6
+    assert len(t.messages) == 6  # the 3 messages of the unlisted folder are not read

@@ -169,6 +169,12 @@ def collect_export(archive: SlackArchive, rows: ChatCollector) -> tuple[dict[str
         )
     counts["users"] = len(users)
     user_ids = {user["id"] for user in users}
+    # bot users (apps) list the bot id their posts carry: attribute those posts to the user
+    bot_users = {
+        u["profile"]["bot_id"]: u["id"]
+        for u in users
+        if isinstance(u.get("profile"), dict) and isinstance(u["profile"].get("bot_id"), str)
+    }
 
     folders: dict[str, str] = {}
     listed = False
@@ -207,12 +213,17 @@ def collect_export(archive: SlackArchive, rows: ChatCollector) -> tuple[dict[str
             counts["unlisted_folders"] += 1
             continue
         for name in sorted(names):
-            _collect_day(archive, name, channel_id, rows, counts)
+            _collect_day(archive, name, channel_id, rows, counts, bot_users)
     return counts, user_ids
 
 
 def _collect_day(
-    archive: SlackArchive, name: str, channel_id: str, rows: ChatCollector, counts: dict[str, int]
+    archive: SlackArchive,
+    name: str,
+    channel_id: str,
+    rows: ChatCollector,
+    counts: dict[str, int],
+    bot_users: dict[str, str],
 ) -> None:
     file = archive.where(name)
     messages = archive.load(name)
@@ -237,7 +248,7 @@ def _collect_day(
             sender = comment.get("user")
         is_bot = False
         if sender is None and m.get("bot_id") is not None:
-            sender, is_bot = m["bot_id"], True
+            sender, is_bot = bot_users.get(m["bot_id"], m["bot_id"]), True
         if sender is None:
             counts["skipped_no_sender"] += 1
             continue

@@ -31,7 +31,8 @@ Kinds
     counted.
 Members
     The sender is ``user``; for ``file_comment`` the comment's ``user``; for bot posts without a
-    user (``bot_message``), the ``bot_id``, flagged ``is_bot``. Messages with neither (rare
+    user (``bot_message``), the bot user whose ``profile.bot_id`` it is in ``users.json``, else
+    the ``bot_id`` itself, flagged ``is_bot``. Messages with neither (rare
     integration events) are skipped and counted. Members are everyone who posts, acts, reacts or
     is mentioned; ``users.json`` supplies ``display_name`` (profile ``display_name``, else
     ``real_name``, else ``name``), ``is_bot`` (``is_bot``, and ``USLACKBOT``) and ``is_staff``
