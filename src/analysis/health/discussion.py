@@ -34,7 +34,13 @@ from analysis.health.periods import (
     epoch_seconds,
     period_floor,
 )
-from analysis.health.thread_table import ThreadDataNotes, included_messages, threads_by_period
+from analysis.health.thread_table import (
+    ThreadDataNotes,
+    included_messages,
+    thread_channels,
+    thread_notes,
+    thread_values,
+)
 from analysis.results import Result
 
 __all__ = [
@@ -154,10 +160,27 @@ def discussion_depth(
     -------
     DiscussionDepth
     """
-    threads, notes = threads_by_period(
-        community, period, include_staff, include_bots, reply_sources, with_depth=True
+    kw = {
+        "include_staff": include_staff,
+        "include_bots": include_bots,
+        "reply_sources": reply_sources,
+    }
+    threads = thread_values(
+        community,
+        kw,
+        period,
+        by_channel,
+        {
+            "n_replies": lambda t: t.n_replies,
+            "participants": lambda t: t.participants,
+            "max_depth": lambda t: t.max_depth,
+        },
+        with_depth=True,
     )
-    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    notes = thread_notes(community, kw=kw)
+    index = period_channel_index(
+        data_periods(community, period), thread_channels(community, kw, by_channel)
+    )
     frame = rows_per_period(threads, index, by_channel, _depth_stats)
     frame["threads"] = frame["threads"].astype("int64")
     overall: dict[str, Any] = {"threads": int(len(threads))}
@@ -353,7 +376,22 @@ def conversation_duration(
             else ("sessions")
         )
     if mode == "threads":
-        convs, _ = threads_by_period(community, period, include_staff, include_bots, reply_sources)
+        kw = {
+            "include_staff": include_staff,
+            "include_bots": include_bots,
+            "reply_sources": reply_sources,
+        }
+        convs = thread_values(
+            community,
+            kw,
+            period,
+            by_channel,
+            {
+                "participants": lambda t: t.participants,
+                "duration_seconds": lambda t: t.duration_seconds,
+            },
+        )
+        channels = thread_channels(community, kw, by_channel)
         used_gap = None
     elif mode == "sessions":
         convs = community.execute(
@@ -362,10 +400,11 @@ def conversation_duration(
             )
         )
         convs["period_start"] = period_floor(convs["created_at"], period)
+        channels = channel_ids(convs, by_channel)
         used_gap = gap
     else:
         raise ValueError(f"mode must be 'auto', 'threads' or 'sessions', got {mode!r}")
-    index = period_channel_index(data_periods(community, period), channel_ids(convs, by_channel))
+    index = period_channel_index(data_periods(community, period), channels)
     frame = rows_per_period(convs, index, by_channel, _duration_stats)
     for col in ("conversations", "multi"):
         frame[col] = frame[col].astype("int64")

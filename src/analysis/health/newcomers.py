@@ -1,8 +1,10 @@
 """Newcomers: is a member's first message answered, fast, and do they come back?
 
-The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine; one row
-per member comes back as pandas, from which the exact medians and 90th percentiles are computed
-(as in :mod:`analysis.health.period_results`, so DuckDB and Spark agree exactly).
+:func:`newcomer_welcome` (time to the first reply to a newcomer's first message) and
+:func:`newcomer_return` (do answered newcomers come back more often?), on the newcomer table of
+:mod:`analysis.health.newcomer_table` (computed on the engine, one row per newcomer; exact
+medians and 90th percentiles as in :mod:`analysis.health.period_results`). Repeat contribution is
+in :mod:`analysis.health.repeat`; both are importable from here too.
 
 Definitions
 -----------
@@ -32,16 +34,21 @@ Periods
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from analysis.data import Community
 from analysis.experiments import ProportionComparison, two_proportion_test
-from analysis.health.activity import members_included
+from analysis.health.newcomer_table import (
+    DAY_S,
+    _fill_periods,
+    _who,
+    newcomer_table,
+    newcomer_table_expr,
+)
 from analysis.health.period_results import (
     format_or_na,
     period_lineplot,
@@ -52,12 +59,13 @@ from analysis.health.periods import (
     Period,
     check_period,
     data_periods,
-    epoch_seconds,
     period_floor,
 )
+from analysis.health.repeat import RepeatContribution, repeat_contribution
 from analysis.results import Result
 
 __all__ = [
+    "DAY_S",
     "NewcomerReturn",
     "NewcomerWelcome",
     "RepeatContribution",
@@ -68,142 +76,7 @@ __all__ = [
     "repeat_contribution",
 ]
 
-DAY_S = 86_400
 
-
-def newcomer_table_expr(
-    community: Community,
-    *,
-    include_staff: bool = False,
-    include_bots: bool = False,
-    repeat_days: Sequence[int] = (7, 30),
-    return_window_days: tuple[int, int] = (7, 35),
-) -> Any:
-    """One row per newcomer (ibis expression; definitions in the module docstring).
-
-    Columns: ``member_id``, ``is_staff``, ``first_message_id``, ``first_at``, ``channel_id``,
-    ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
-    at 0; null if never answered), ``returned`` (a message in the return window),
-    ``repeat_<k>d`` for each ``k`` in ``repeat_days``.
-    """
-    msgs = community.messages.filter(community.messages.kind != "service")
-    newcomers = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    newcomers = newcomers.select(n_id=newcomers.member_id, is_staff=newcomers.is_staff)
-    own = msgs.inner_join(newcomers, msgs.member_id == newcomers.n_id)
-    order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
-    ranked = own.mutate(rank=ibis.row_number().over(order))
-    first = ranked.filter(ranked.rank == 0).select(
-        "member_id",
-        "is_staff",
-        "channel_id",
-        first_message_id=ranked.message_id,
-        first_at=ranked.created_at,
-        first_is_root=ranked.reply_to_id.isnull(),
-    )
-
-    # replies by others: direct replies, and messages of the thread the first message started
-    responders = members_included(community, include_staff=True, include_bots=include_bots)
-    answers = msgs.semi_join(responders, msgs.member_id == responders.member_id).select(
-        a_id=msgs.message_id,
-        a_member=msgs.member_id,
-        a_at=msgs.created_at,
-        a_reply_to=msgs.reply_to_id,
-        a_thread=msgs.thread_id,
-    )
-    direct = first.inner_join(answers, first.first_message_id == answers.a_reply_to)
-    direct = direct.select("member_id", "a_member", "a_at", "a_id")
-    roots = first.filter(first.first_is_root)
-    threaded = roots.inner_join(answers, roots.first_message_id == answers.a_thread)
-    threaded = threaded.select("member_id", "a_member", "a_at", "a_id")
-    cand = direct.union(threaded, distinct=False)
-    cand = cand.filter(cand.a_member != cand.member_id)
-    replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
-
-    # later messages of the newcomer (offsets in seconds from the first message)
-    later = own.select(
-        l_member=own.member_id, l_id=own.message_id, l_t=epoch_seconds(own.created_at)
-    )
-    f = first.select(
-        f_member=first.member_id, f_id=first.first_message_id, f_t=epoch_seconds(first.first_at)
-    )
-    lj = later.inner_join(f, later.l_member == f.f_member)
-    lj = lj.filter(lj.l_id != lj.f_id)
-    off = lj.l_t - lj.f_t
-    lo, hi = return_window_days
-    flags = {"returned": ((off >= lo * DAY_S) & (off < hi * DAY_S)).cast("int64").max()}
-    for k in repeat_days:
-        flags[f"repeat_{k}d"] = ((off > 0) & (off <= k * DAY_S)).cast("int64").max()
-    again = lj.group_by(g_member=lj.l_member).aggregate(**flags)
-
-    t = first.left_join(replied, first.member_id == replied.r_member)
-    t = t.left_join(again, t.member_id == again.g_member)
-    delta = epoch_seconds(t.first_reply_at) - epoch_seconds(t.first_at)
-    out = {
-        "member_id": t.member_id,
-        "is_staff": t.is_staff,
-        "first_message_id": t.first_message_id,
-        "first_at": t.first_at,
-        "channel_id": t.channel_id,
-        "first_is_root": t.first_is_root,
-        "first_reply_at": t.first_reply_at,
-        "reply_seconds": ibis.ifelse(delta < 0, ibis.literal(0, "int64"), delta),
-        "returned": t.returned.fill_null(0) > 0,
-    }
-    for k in repeat_days:
-        out[f"repeat_{k}d"] = t[f"repeat_{k}d"].fill_null(0) > 0
-    return t.select(**out)
-
-
-def newcomer_table(
-    community: Community,
-    *,
-    include_staff: bool = False,
-    include_bots: bool = False,
-    repeat_days: Sequence[int] = (7, 30),
-    return_window_days: tuple[int, int] = (7, 35),
-) -> pd.DataFrame:
-    """:func:`newcomer_table_expr` executed, sorted by first message time, plus exposure columns.
-
-    Added columns: ``age_seconds`` (data end − first message), ``exposed_24h``,
-    ``answered_24h``, ``exposed_return``, ``exposed_<k>d``.
-    """
-    expr = newcomer_table_expr(
-        community,
-        include_staff=include_staff,
-        include_bots=include_bots,
-        repeat_days=repeat_days,
-        return_window_days=return_window_days,
-    )
-    frame = community.execute(expr)
-    for col in ("first_at", "first_reply_at"):
-        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
-    end = community.last_message_at() if len(frame) else pd.Timestamp(0, tz="UTC")
-    age = (end - frame["first_at"]).dt.total_seconds()
-    frame["age_seconds"] = age
-    frame["exposed_24h"] = age >= DAY_S
-    frame["answered_24h"] = frame["reply_seconds"].le(DAY_S).fillna(False).astype(bool)
-    frame["exposed_return"] = age >= return_window_days[1] * DAY_S
-    for k in repeat_days:
-        frame[f"exposed_{k}d"] = age >= k * DAY_S
-    for col in ("returned", "first_is_root", "is_staff", *[f"repeat_{k}d" for k in repeat_days]):
-        frame[col] = frame[col].astype(bool)
-    return frame.sort_values(["first_at", "member_id"], kind="stable").reset_index(drop=True)
-
-
-def _who(include_staff: bool, include_bots: bool) -> str:
-    return (
-        f"newcomers {'including' if include_staff else 'excluding'} staff and "
-        f"{'including' if include_bots else 'excluding'} bots"
-    )
-
-
-def _fill_periods(frame: pd.DataFrame, index: pd.DatetimeIndex, fn: Any) -> pd.DataFrame:
-    groups = dict(iter(frame.groupby("period_start"))) if len(frame) else {}
-    rows = [{"period_start": p, **fn(groups.get(p, frame.iloc[0:0]))} for p in index]
-    return pd.DataFrame(rows)
-
-
-# ---- welcome -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewcomerWelcome(Result):
     """How fast newcomers' first messages get a reply; see :func:`newcomer_welcome`.
@@ -479,116 +352,4 @@ def newcomer_return(
         rate_unanswered=float(una["returned"].mean()),
         comparison=comparison,
         n_excluded=n_excluded,
-    )
-
-
-# ---- repeat contribution -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RepeatContribution(Result):
-    """Share of newcomers who write again within k days; see :func:`repeat_contribution`.
-
-    Attributes
-    ----------
-    period : str
-    include_staff, include_bots : bool
-    days : tuple of int
-    overall : dict
-        Per ``k``: ``{"exposed", "repeated", "share"}``.
-    frame : pandas.DataFrame
-        Per period × ``days``: ``exposed``, ``repeated``, ``share``.
-    """
-
-    period: str
-    include_staff: bool
-    include_bots: bool
-    days: tuple[int, ...]
-    overall: dict[int, dict[str, Any]]
-    frame: pd.DataFrame = field(repr=False)
-    title: str = "Repeat contribution"
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.frame.copy()
-
-    def summary(self) -> str:
-        parts = [
-            f"{format_or_na(o['share'])} wrote again within {k} days ({o['repeated']:,} of "
-            f"{o['exposed']:,})"
-            for k, o in self.overall.items()
-        ]
-        return (
-            "After their first message, "
-            + "; ".join(parts)
-            + f" ({_who(self.include_staff, self.include_bots)})."
-        )
-
-    def plot(self, ax: Any = None) -> Any:
-        f = self.frame.assign(within=self.frame["days"].astype(str) + " days")
-        return period_lineplot(
-            f, "share", "within", ax, f"Newcomers writing again, per {self.period}", "share"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "period": self.period,
-            "include_staff": self.include_staff,
-            "include_bots": self.include_bots,
-            "days": list(self.days),
-            "overall": {
-                str(k): {kk: plain_value(vv) for kk, vv in o.items()}
-                for k, o in self.overall.items()
-            },
-        }
-
-
-def repeat_contribution(
-    community: Community,
-    *,
-    days: Sequence[int] = (7, 30),
-    period: Period = "week",
-    include_staff: bool = False,
-    include_bots: bool = False,
-) -> RepeatContribution:
-    """Share of newcomers whose first message is followed by another within ``k`` days.
-
-    For each ``k`` in ``days``: ``exposed`` = newcomers whose first message is ≥ ``k`` days
-    before the data end; ``repeated`` = those of them with another non-service message in
-    ``(first, first + k d]``; ``share`` = repeated ÷ exposed. Per period of the first message
-    and overall.
-
-    Reference: the domain spec's *repeat contribution*; CHAOSS *Contributor* retention.
-    """
-    check_period(period)
-    days = tuple(int(k) for k in days)
-    t = newcomer_table(
-        community, include_staff=include_staff, include_bots=include_bots, repeat_days=days
-    )
-    t["period_start"] = period_floor(t["first_at"], period)
-    index = data_periods(community, period)
-    parts = []
-    overall = {}
-    for k in days:
-        exp, rep = t[f"exposed_{k}d"], t[f"repeat_{k}d"]
-
-        def stats(g: pd.DataFrame, exp_col=f"exposed_{k}d", rep_col=f"repeat_{k}d") -> dict:
-            e = int(g[exp_col].sum())
-            r = int((g[exp_col] & g[rep_col]).sum())
-            return {"exposed": e, "repeated": r}
-
-        part = _fill_periods(t, index, stats)
-        part.insert(1, "days", k)
-        parts.append(part)
-        e, r = int(exp.sum()), int((exp & rep).sum())
-        overall[k] = {"exposed": e, "repeated": r, "share": r / e if e else float("nan")}
-    frame = pd.concat(parts, ignore_index=True)
-    for col in ("exposed", "repeated"):
-        frame[col] = frame[col].astype("int64")
-    frame["share"] = frame["repeated"] / frame["exposed"].where(frame["exposed"] > 0)
-    frame = frame.sort_values(["period_start", "days"], kind="stable").reset_index(drop=True)
-    return RepeatContribution(
-        period=period,
-        include_staff=include_staff,
-        include_bots=include_bots,
-        days=days,
-        overall=overall,
-        frame=frame,
     )

@@ -23,7 +23,6 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.period_results import (
-    channel_ids,
     format_or_na,
     period_channel_index,
     period_keys,
@@ -42,9 +41,10 @@ from analysis.health.periods import (
 )
 from analysis.health.thread_table import (
     ThreadDataNotes,
+    shared_thread_table,
+    thread_channels,
     thread_notes,
-    thread_table_expr,
-    threads_by_period,
+    thread_values,
 )
 from analysis.results import Result
 
@@ -199,7 +199,7 @@ def response_rate(
     }
     end = community.last_message_at()
     end_s = int(end.timestamp())
-    t = thread_table_expr(community, **kw)
+    t = shared_thread_table(community, **kw)
     age = ibis.literal(end_s, "int64") - epoch_seconds(t.created_at)
     metrics: dict[str, Any] = {"roots": t.count()}
     for i, (_, sec) in enumerate(windows.items()):
@@ -212,9 +212,10 @@ def response_rate(
         keys["channel_id"] = t.channel_id
     agg = community.execute(t.group_by(**keys).aggregate(**metrics))
     agg["period_start"] = pd.to_datetime(agg["period_start"])
-    threads = community.execute(t.select("n_skewed_replies", "response_clipped", "channel_id"))
-    notes = thread_notes(community, threads, kw)
-    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    notes = thread_notes(community, kw=kw)
+    index = period_channel_index(
+        data_periods(community, period), thread_channels(community, kw, by_channel)
+    )
     agg = agg.set_index(period_keys(by_channel)).reindex(index, fill_value=0)
     rows = []
     for i, w in enumerate(windows):
@@ -379,10 +380,26 @@ def time_to_first_response(
     -------
     TimeToFirstResponse
     """
-    threads, notes = threads_by_period(
-        community, period, include_staff, include_bots, reply_sources
+    kw = {
+        "include_staff": include_staff,
+        "include_bots": include_bots,
+        "reply_sources": reply_sources,
+    }
+    threads = thread_values(
+        community,
+        kw,
+        period,
+        by_channel,
+        {
+            "response_seconds": lambda t: t.response_seconds,
+            "first_responder_is_staff": lambda t: t.first_responder_is_staff,
+        },
+        where=lambda t: t.response_seconds.notnull(),
     )
-    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    notes = thread_notes(community, kw=kw)
+    index = period_channel_index(
+        data_periods(community, period), thread_channels(community, kw, by_channel)
+    )
     frame = rows_per_period(threads, index, by_channel, _response_stats)
     frame["n"] = frame["n"].astype("int64")
     overall = {

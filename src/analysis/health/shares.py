@@ -26,7 +26,7 @@ from analysis.health.period_results import (
     plain_value,
 )
 from analysis.health.periods import Period, check_period, data_periods, period_start_expr
-from analysis.health.thread_table import included_messages, threads_by_period
+from analysis.health.thread_table import included_messages, thread_channels, thread_counts
 from analysis.results import Result
 
 __all__ = [
@@ -106,20 +106,17 @@ class ShareSeries(Result):
 def _share_result(
     metric: str,
     definition: str,
-    flags: pd.DataFrame,
+    agg: pd.DataFrame,
     index: Any,
     period: str,
     include_bots: bool,
     by_channel: bool,
     title: str,
 ) -> ShareSeries:
-    """``flags``: one row per unit with ``period_start``, [``channel_id``], ``num`` (0/1)."""
-    keys = period_keys(by_channel)
-    if len(flags):
-        agg = flags.groupby(keys).agg(numerator=("num", "sum"), denominator=("num", "size"))
-    else:
-        agg = pd.DataFrame(columns=["numerator", "denominator"])
-    agg = agg.reindex(index, fill_value=0).astype("int64").reset_index()
+    """``agg``: ``numerator`` and ``denominator`` per period (× channel) present in the data,
+    indexed by :func:`period_keys`; every key of ``index`` is reported (0 when absent)."""
+    agg = agg[["numerator", "denominator"]].reindex(index, fill_value=0).fillna(0)
+    agg = agg.astype("int64").reset_index()
     agg["share"] = agg["numerator"] / agg["denominator"].where(agg["denominator"] > 0)
     num, den = int(agg["numerator"].sum()), int(agg["denominator"].sum())
     return ShareSeries(
@@ -152,13 +149,24 @@ def member_initiated_share(
     Reference: the domain spec's *member-initiated activity*; CHAOSS *Conversations*/
     *Contributors* separate community from maintainer-initiated work.
     """
-    threads, _ = threads_by_period(community, period, True, include_bots, ("explicit",))
-    flags = threads.assign(num=(~threads["root_is_staff"].astype(bool)).astype("int64"))
-    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    kw = {"include_staff": True, "include_bots": include_bots, "reply_sources": ("explicit",)}
+    agg = thread_counts(
+        community,
+        kw,
+        period,
+        by_channel,
+        {
+            "numerator": lambda t: (~t.root_is_staff.fill_null(False)).cast("int64").sum(),
+            "denominator": lambda t: t.count(),
+        },
+    )
+    index = period_channel_index(
+        data_periods(community, period), thread_channels(community, kw, by_channel)
+    )
     return _share_result(
         "member_initiated_share",
         "of threads were started by members rather than staff",
-        flags,
+        agg,
         index,
         period,
         include_bots,
@@ -185,16 +193,27 @@ def support_deflection(
     Reference: the domain spec's *support deflection*: questions the community answered so the
     support team did not have to (the "case deflection" notion of customer-support analytics).
     """
-    threads, _ = threads_by_period(community, period, True, include_bots, reply_sources)
-    answered = threads[threads["response_seconds"].notna()]
-    flags = answered.assign(
-        num=(~answered["first_responder_is_staff"].astype(bool)).astype("int64")
+    kw = {"include_staff": True, "include_bots": include_bots, "reply_sources": reply_sources}
+    answered = lambda t: t.response_seconds.notnull()  # noqa: E731
+    agg = thread_counts(
+        community,
+        kw,
+        period,
+        by_channel,
+        {
+            "numerator": lambda t: (
+                (answered(t) & ~t.first_responder_is_staff.fill_null(False)).cast("int64").sum()
+            ),
+            "denominator": lambda t: answered(t).cast("int64").sum(),
+        },
     )
-    index = period_channel_index(data_periods(community, period), channel_ids(threads, by_channel))
+    index = period_channel_index(
+        data_periods(community, period), thread_channels(community, kw, by_channel)
+    )
     return _share_result(
         "support_deflection",
         "of answered threads got their first answer from a member rather than staff",
-        flags,
+        agg,
         index,
         period,
         include_bots,

@@ -1,8 +1,12 @@
 """The per-thread table: one row per conversation, computed on the engine, and its definitions.
 
 Every per-thread quantity is computed on the community's engine (DuckDB or Spark) by
-:func:`thread_table_expr`; what comes back as pandas is one row per thread, from which the thread
-metrics take their medians and 90th percentiles exactly (see :mod:`analysis.health.period_results`).
+:func:`thread_table_expr`. The thread metrics share one materialised copy per community and
+options (:func:`shared_thread_table`, memoised by :mod:`analysis.health.engine_cache`): counts
+and shares are aggregated on the engine; for the exact medians and 90th percentiles (see
+:mod:`analysis.health.period_results`) only the numeric columns they need come back
+(:func:`thread_values`), never the ids. :func:`thread_table` returns the whole table as pandas for
+callers that want one row per thread.
 The metrics built on this table: :mod:`analysis.health.responsiveness` (response rate, time to
 first response), :mod:`analysis.health.discussion` (depth, conversation duration) and
 :mod:`analysis.health.shares` (member-initiated threads, member-to-member replies, support
@@ -38,10 +42,9 @@ Reply depth
     Direct reply to the root = 1, a reply to that reply = 2, ... The depth of a reply is its
     position in the full reply forest of the export (every non-service reply link, whoever wrote
     it); a thread's ``max_depth`` is the largest depth among its counted replies (0 without
-    replies). Depth needs a walk up the reply chains of unbounded length, which SQL engines do
-    only with recursive queries that ibis does not portably express; it is therefore computed in
-    pandas on the reply edge list (``message_id → reply_to_id``, one small row per reply) by
-    vectorised pointer jumping (O(n log depth), no recursion).
+    replies). Depth needs a walk up the reply chains of unbounded length; it is computed on the
+    engine by pointer jumping (:mod:`analysis.health.reply_depth`: O(n log depth), one join per
+    round, no recursive SQL, which ibis does not express portably).
 Periods
     A thread belongs to the UTC calendar period (day / ISO week from Monday / month) of its root's
     ``created_at`` (:func:`threads_by_period`; periods as in :mod:`analysis.health.periods`).
@@ -54,22 +57,35 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import members_included
-from analysis.health.periods import Period, check_period, epoch_seconds, period_floor
+from analysis.health.engine_cache import materialise, memo
+from analysis.health.periods import (
+    Period,
+    check_period,
+    epoch_seconds,
+    period_floor,
+    period_start_expr,
+)
+from analysis.health.reply_depth import reply_depth_table
 
 __all__ = [
     "ThreadDataNotes",
     "included_messages",
     "missing_root_threads_expr",
     "reply_depths",
+    "shared_thread_table",
+    "thread_channels",
+    "thread_counts",
+    "thread_depth_table",
     "thread_notes",
     "thread_table",
     "thread_table_expr",
+    "thread_values",
     "threads_by_period",
+    "threads_with_depth",
 ]
 
 
@@ -237,38 +253,82 @@ def missing_root_threads_expr(
     return missing.thread_id.nunique()
 
 
+def _kw(include_staff: bool, include_bots: bool, reply_sources: Sequence[str]) -> dict[str, Any]:
+    return {
+        "include_staff": bool(include_staff),
+        "include_bots": bool(include_bots),
+        "reply_sources": tuple(reply_sources),
+    }
+
+
+def _key(name: str, kw: dict[str, Any]) -> tuple[Any, ...]:
+    return (name, kw["include_staff"], kw["include_bots"], tuple(kw["reply_sources"]))
+
+
+def shared_thread_table(
+    community: Community,
+    *,
+    include_staff: bool = True,
+    include_bots: bool = False,
+    reply_sources: Sequence[str] = ("explicit",),
+) -> Any:
+    """:func:`thread_table_expr` materialised on the engine, once per community and options.
+
+    The same cached ibis table is returned to every thread metric that asks with the same
+    options (:mod:`analysis.health.engine_cache`), so the per-thread joins run once.
+    """
+    kw = _kw(include_staff, include_bots, reply_sources)
+    return memo(
+        community,
+        _key("threads", kw),
+        lambda: materialise(community, thread_table_expr(community, **kw)),
+    )
+
+
+def thread_depth_table(
+    community: Community,
+    *,
+    include_staff: bool = True,
+    include_bots: bool = False,
+    reply_sources: Sequence[str] = ("explicit",),
+) -> Any:
+    """``thread_id``, ``max_depth``: the deepest counted reply of every thread with a counted
+    reply (threads without one have ``max_depth`` 0), materialised on the engine once per
+    community and options. Depths: :func:`analysis.health.reply_depth.reply_depth_table`.
+    """
+    kw = _kw(include_staff, include_bots, reply_sources)
+
+    def build() -> Any:
+        roots, replies = _roots_and_replies(community, **kw)
+        tr = _thread_replies(roots, replies).select("message_id", "thread_id")
+        depths = reply_depth_table(community)
+        d = depths.select(d_id=depths.message_id, depth=depths.depth)
+        j = tr.inner_join(d, tr.message_id == d.d_id)
+        return materialise(
+            community, j.group_by(d_thread_id=j.thread_id).aggregate(max_depth=j.depth.max())
+        )
+
+    return memo(community, _key("depth", kw), build)
+
+
+def threads_with_depth(community: Community, **kw: Any) -> Any:
+    """:func:`shared_thread_table` with a ``max_depth`` column (0 for threads without replies)."""
+    t = shared_thread_table(community, **kw)
+    d = thread_depth_table(community, **kw)
+    j = t.left_join(d, t.thread_id == d.d_thread_id)
+    return j.drop("d_thread_id").mutate(max_depth=j.max_depth.fill_null(0).cast("int64"))
+
+
 def reply_depths(community: Community) -> pd.DataFrame:
-    """Depth of every reply in the full reply forest (``message_id``, ``depth``), in pandas.
+    """Depth of every reply in the full reply forest (``message_id``, ``depth``), as pandas.
 
     A direct reply to a root has depth 1, a reply to it depth 2, and so on. A reply whose parent
-    is not in the export counts from that missing parent (depth 1). Computed by vectorised
-    pointer jumping on the edge list brought back from the engine (see the module docstring).
+    is not in the export counts from that missing parent (depth 1). Computed on the engine
+    (:mod:`analysis.health.reply_depth`); this brings one row per reply back, for inspection.
     """
-    m = community.messages
-    edges = community.execute(
-        m.filter((m.kind != "service") & m.reply_to_id.notnull()).select(
-            "message_id", "reply_to_id"
-        )
-    )
-    if edges.empty:
-        return pd.DataFrame({"message_id": pd.Series(dtype=object), "depth": []}, dtype="int64")
-    ids = edges["message_id"].to_numpy()
-    position = pd.Index(ids)
-    parent = position.get_indexer(edges["reply_to_id"].to_numpy())  # -1: parent is a root
-    n = len(ids)
-    jump = np.where(parent >= 0, parent, np.arange(n))
-    dist = np.ones(n, dtype=np.int64)
-    active = parent >= 0
-    for _ in range(64):
-        if not active.any():
-            break
-        dist = np.where(active, dist + dist[jump], dist)
-        nxt_active = active & active[jump]
-        jump = np.where(active, jump[jump], jump)
-        active = nxt_active
-    else:  # pragma: no cover - ingest rejects reply cycles
-        raise ValueError("reply links form a cycle; ingest should have rejected this export")
-    return pd.DataFrame({"message_id": ids, "depth": dist})
+    frame = community.execute(reply_depth_table(community))
+    frame["depth"] = frame["depth"].astype("int64")
+    return frame.sort_values("message_id", kind="stable").reset_index(drop=True)
 
 
 def thread_table(
@@ -282,26 +342,83 @@ def thread_table(
     """:func:`thread_table_expr` executed, with ``max_depth`` added (see module docstring).
 
     Timestamps come back as ``datetime64[ns, UTC]``; one row per thread, sorted by root time.
+    The metrics of this package do not call it (they aggregate on the engine); it is for callers
+    that need every thread.
     """
-    kw = {
-        "include_staff": include_staff,
-        "include_bots": include_bots,
-        "reply_sources": reply_sources,
-    }
-    frame = community.execute(thread_table_expr(community, **kw))
+    kw = _kw(include_staff, include_bots, reply_sources)
+    t = threads_with_depth(community, **kw) if with_depth else shared_thread_table(community, **kw)
+    frame = community.execute(t)
     for col in ("created_at", "first_response_at", "last_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
     for col in ("n_replies", "participants", "n_skewed_replies"):
         frame[col] = frame[col].astype("int64")
     frame["response_clipped"] = frame["response_clipped"].astype(bool)
     if with_depth:
-        roots, replies = _roots_and_replies(community, include_staff, include_bots, reply_sources)
-        tr = _thread_replies(roots, replies).select("message_id", "thread_id")
-        counted = community.execute(tr)
-        depth = counted.merge(reply_depths(community), on="message_id", how="left")
-        max_depth = depth.groupby("thread_id")["depth"].max()
-        frame["max_depth"] = frame["thread_id"].map(max_depth).fillna(0).astype("int64")
+        frame["max_depth"] = frame["max_depth"].astype("int64")
     return frame.sort_values(["created_at", "thread_id"], kind="stable").reset_index(drop=True)
+
+
+def thread_values(
+    community: Community,
+    kw: dict[str, Any],
+    period: Period,
+    by_channel: bool,
+    columns: dict[str, Any],
+    *,
+    where: Any = None,
+    with_depth: bool = False,
+) -> pd.DataFrame:
+    """Per-thread numeric values for exact quantiles: ``period_start`` (naive UTC), [``channel_id``]
+    and ``columns`` (name → function of the shared thread table giving an ibis column).
+
+    Only these columns come back (no ids); ``where`` (a function of the table giving a boolean
+    column) keeps some threads. Rows are sorted by every column so that sums over them (means)
+    are the same bit for bit on every run and engine.
+    """
+    check_period(period)
+    kw = _kw(**kw)
+    t = threads_with_depth(community, **kw) if with_depth else shared_thread_table(community, **kw)
+    if where is not None:
+        t = t.filter(where(t))
+    cols: dict[str, Any] = {"period_start": period_start_expr(t.created_at, period)}
+    if by_channel:
+        cols["channel_id"] = t.channel_id
+    cols.update({name: fn(t) for name, fn in columns.items()})
+    frame = community.execute(t.select(**cols))
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).astype("datetime64[ns]")
+    return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+
+
+def thread_counts(
+    community: Community,
+    kw: dict[str, Any],
+    period: Period,
+    by_channel: bool,
+    metrics: dict[str, Any],
+) -> pd.DataFrame:
+    """Engine aggregate of the shared thread table per ``period_start`` [× ``channel_id``]:
+    ``metrics`` maps a column name to a function of the table giving an ibis aggregate. The
+    result is indexed by the period (× channel) keys present in the data (naive UTC starts)."""
+    check_period(period)
+    kw = _kw(**kw)
+    t = shared_thread_table(community, **kw)
+    keys: dict[str, Any] = {"period_start": period_start_expr(t.created_at, period)}
+    if by_channel:
+        keys["channel_id"] = t.channel_id
+    agg = community.execute(
+        t.group_by(**keys).aggregate(**{name: fn(t) for name, fn in metrics.items()})
+    )
+    agg["period_start"] = pd.to_datetime(agg["period_start"]).astype("datetime64[ns]")
+    return agg.set_index(list(keys))
+
+
+def thread_channels(community: Community, kw: dict[str, Any], by_channel: bool) -> list[str] | None:
+    """Sorted distinct ``channel_id`` of the threads when ``by_channel`` (else ``None``)."""
+    if not by_channel:
+        return None
+    t = shared_thread_table(community, **_kw(**kw))
+    channels = community.execute(t.select("channel_id").distinct())["channel_id"]
+    return sorted(channels.dropna().unique())
 
 
 @dataclass(frozen=True)
@@ -337,21 +454,35 @@ class ThreadDataNotes:
 
 
 def thread_notes(
-    community: Community, threads: pd.DataFrame, kw: dict[str, Any]
+    community: Community, threads: pd.DataFrame | None = None, kw: dict[str, Any] | None = None
 ) -> ThreadDataNotes:
-    """The data-quality counts of a thread table.
+    """The data-quality counts of the thread table built with ``kw`` (the ``include_staff``,
+    ``include_bots`` and ``reply_sources`` options), aggregated on the engine once per community
+    and options. ``threads`` is accepted for backward compatibility and ignored."""
+    kw = _kw(**(kw or {}))
 
-    ``threads`` is a (possibly partial) :func:`thread_table` with ``n_skewed_replies`` and
-    ``response_clipped``; ``kw`` are the ``include_staff``, ``include_bots`` and ``reply_sources``
-    it was built with (the missing-root count is computed on the engine with them).
-    """
-    missing = community.execute(missing_root_threads_expr(community, **kw))
-    return ThreadDataNotes(
-        n_threads=int(len(threads)),
-        n_missing_root_threads=int(missing),
-        n_skewed_replies=int(threads["n_skewed_replies"].sum()),
-        n_clipped_responses=int(threads["response_clipped"].sum()),
-    )
+    def build() -> ThreadDataNotes:
+        t = shared_thread_table(community, **kw)
+        agg = community.execute(
+            t.aggregate(
+                n=t.count(),
+                skewed=t.n_skewed_replies.sum(),
+                clipped=t.response_clipped.cast("int64").sum(),
+            )
+        ).iloc[0]
+        missing = community.execute(missing_root_threads_expr(community, **kw))
+
+        def whole(value: Any) -> int:
+            return 0 if value is None or pd.isna(value) else int(value)
+
+        return ThreadDataNotes(
+            n_threads=whole(agg["n"]),
+            n_missing_root_threads=whole(missing),
+            n_skewed_replies=whole(agg["skewed"]),
+            n_clipped_responses=whole(agg["clipped"]),
+        )
+
+    return memo(community, _key("notes", kw), build)
 
 
 def threads_by_period(
@@ -372,4 +503,4 @@ def threads_by_period(
     }
     threads = thread_table(community, with_depth=with_depth, **kw)
     threads["period_start"] = period_floor(threads["created_at"], period)
-    return threads, thread_notes(community, threads, kw)
+    return threads, thread_notes(community, kw=kw)
