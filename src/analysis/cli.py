@@ -28,23 +28,60 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def ingest_folder(raw_dir: Path, name: str, *, assume_timezone: str | None = None) -> dict:
-    """Ingest ``raw_dir`` into ``data/processed/<name>`` and return the manifest."""
-    from analysis.data import write_dataset
-    from analysis.ingest import ingest_raw_dir, source_files
+def ingest_folder(
+    raw_dir: Path,
+    name: str,
+    *,
+    assume_timezone: str | None = None,
+    format: str | None = None,
+    infer_replies: bool | None = None,
+    incremental: bool = False,
+    mapping: dict | None = None,
+) -> dict:
+    """Ingest ``raw_dir`` into ``data/processed/<name>`` and return the manifest.
 
-    tables = ingest_raw_dir(raw_dir, assume_timezone=assume_timezone)
-    return write_dataset(tables, config.DATA_PROCESSED / name, sources=source_files(raw_dir))
+    ``raw_dir`` is a dataset folder or a single export (see :mod:`analysis.ingest`); ``mapping``
+    (from :func:`analysis.ingest.generic.mapping_from_columns`) reads ``raw_dir`` as a mapped CSV.
+    With ``incremental`` and an existing dataset of that name, the new tables are appended to it
+    (:func:`analysis.ingest.incremental.append_tables`) and the manifest lists the old sources
+    and the new ones; otherwise the dataset is replaced.
+    """
+    from analysis.data import MANIFEST, read_manifest, read_tables, write_dataset
+    from analysis.ingest import ingest_raw_dir, source_files
+    from analysis.ingest.incremental import append_tables
+
+    tables = ingest_raw_dir(
+        raw_dir,
+        assume_timezone=assume_timezone,
+        format=format,
+        infer_replies=infer_replies,
+        mapping=mapping,
+    )
+    out = config.DATA_PROCESSED / name
+    previous: list[dict] = []
+    if incremental and (out / MANIFEST).is_file():
+        tables = append_tables(read_tables(out), tables, where=str(out))
+        previous = read_manifest(out).get("sources", [])
+    sources = source_files(raw_dir, format=format, mapping=mapping)
+    return write_dataset(tables, out, sources=sources, previous_sources=previous)
 
 
 def describe_manifest(manifest: dict) -> list[str]:
-    """Human-readable lines: rows per table, date range, observed vs inferred fields."""
+    """Human-readable lines: rows per table, date range, sources, observed vs inferred fields."""
     lines = [f"dataset '{manifest['dataset']}' (content hash {manifest['content_hash'][:12]})"]
     for table, entry in manifest["tables"].items():
         lines.append(f"  {table:<12} {entry['rows']:>10,} rows")
     span = manifest.get("time_range", {})
     lines.append(f"  messages from {span.get('start')} to {span.get('end')}")
     prov = manifest.get("provenance", {})
+    formats = prov.get("sources.formats")
+    n_files = len(manifest.get("sources", []))
+    lines.append(f"  sources: {n_files} file(s)" + (f" ({formats})" if formats else ""))
+    if "messages.incremental.appended_n" in prov:
+        lines.append(
+            f"  appended {int(prov['messages.incremental.appended_n']):,} new messages; "
+            f"{int(prov['messages.incremental.already_present_n']):,} were already there"
+        )
     by_status: dict[str, list[str]] = {}
     for field, status in prov.items():
         if not field.endswith("_n") and "." in field and status.isalpha():
@@ -55,30 +92,95 @@ def describe_manifest(manifest: dict) -> list[str]:
     return lines
 
 
+def _column_map(pairs: list[str]) -> dict[str, str]:
+    """``["message_id=post_id", ...]`` → ``{"message_id": "post_id", ...}``."""
+    out = {}
+    for pair in pairs:
+        canonical, sep, column = pair.partition("=")
+        if not sep or not canonical.strip() or not column.strip():
+            raise _fail(f"--map {pair!r}: expected CANONICAL=COLUMN, e.g. --map message_id=post_id")
+        out[canonical.strip()] = column.strip()
+    return out
+
+
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="Raw dataset folder, e.g. data/raw/mychat.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Raw dataset folder (data/raw/<name>), or one export: a file, zip or folder."
+        ),
+    ],
     name: Annotated[
-        str | None, typer.Option(help="Dataset name (default: the folder's name).")
+        str | None, typer.Option(help="Dataset name (default: the folder's or file's name).")
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="Export format (only 'telegram' so far).")
-    ] = "telegram",
+        str | None,
+        typer.Option(
+            "--format",
+            help="telegram, discord, slack, vk, stackexchange or generic (default: detected).",
+        ),
+    ] = None,
     assume_timezone: Annotated[
         str | None,
         typer.Option(help="Zone of the local `date` field for old Telegram exports only."),
     ] = None,
+    infer_replies: Annotated[
+        bool | None,
+        typer.Option(
+            "--infer-replies/--no-infer-replies",
+            help="Infer missing reply links (default: only for sources without reply links).",
+        ),
+    ] = None,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append/--replace",
+            help="Append new messages to an existing dataset of this name, or rebuild it.",
+        ),
+    ] = True,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="For a CSV/parquet PATH: CANONICAL=COLUMN (repeat), e.g. created_at=date.",
+        ),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="Platform name of a CSV/parquet PATH read with --map.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA zone of timestamps without an offset in a --map CSV."),
+    ] = None,
 ) -> None:
-    """Read a raw export folder into canonical tables under data/processed/<name>."""
+    """Read an export into canonical tables under data/processed/<name> and say what was read."""
     from analysis.schema import SchemaValidationError
 
-    if format != "telegram":
-        raise _fail(f"unknown format {format!r}; supported: telegram")
     path = path.resolve()
-    if not path.is_dir():
-        raise _fail(f"{path}: not a folder; point ingest at a raw dataset folder")
+    if not path.exists():
+        raise _fail(f"{path}: no such file or folder (not a folder or an export file)")
+    mapping = None
     try:
-        manifest = ingest_folder(path, name or path.name, assume_timezone=assume_timezone)
+        if map_:
+            from analysis.ingest.generic import mapping_from_columns
+
+            if not path.is_file() or platform is None:
+                raise _fail("--map reads one CSV/parquet file and needs --platform NAME")
+            mapping = mapping_from_columns(
+                path, _column_map(map_), platform=platform, timezone=timezone
+            )
+            format = "generic"
+        dataset = name or (path.stem if path.is_file() else path.name)
+        manifest = ingest_folder(
+            path,
+            dataset,
+            assume_timezone=assume_timezone,
+            format=format,
+            infer_replies=infer_replies,
+            incremental=append,
+            mapping=mapping,
+        )
     except (SchemaValidationError, ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     for line in describe_manifest(manifest):

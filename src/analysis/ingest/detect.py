@@ -12,9 +12,10 @@ How a single export is recognised (first match wins)
 1. a ``.toml``/``.yaml``/``.yml`` file, or a folder holding ``mapping.toml`` (``.yaml``,
    ``.yml``) → ``generic``;
 2. ``Posts.xml`` itself, or a folder holding it → ``stackexchange``;
-3. a JSON file whose top-level object has a ``messages`` or ``chats`` key (read with a streaming
-   parser, ``ijson``, so a large export is not loaded), or a folder holding such a
-   ``result.json`` → ``telegram``;
+3. a JSON file whose top-level object has ``chats``, or ``messages`` after ``id``/``type``, and no
+   Discord ``guild``/``channel`` key (read with a streaming parser, ``ijson``, so a large export
+   is not loaded; :func:`is_telegram_export`), or a folder holding such a ``result.json`` →
+   ``telegram``;
 4. each installed plugin adapter's own test, in the order ``discord`` (``is_discord_export``),
    ``slack`` (``is_slack_export``), ``vk`` (``is_vk_export``); a plugin whose module is missing
    is skipped, and a test that raises counts as "no".
@@ -115,6 +116,8 @@ FORMATS: dict[str, ExportFormat] = {
 }
 _PLUGINS = ("discord", "slack", "vk")
 _MAX_JSON_EVENTS = 2_000_000
+#: Top-level keys of other platforms' JSON exports that also have ``messages`` (Discord).
+_OTHER_PLATFORM_KEYS = frozenset({"guild", "channel"})
 
 
 def format_module(name: str) -> ModuleType:
@@ -156,20 +159,26 @@ def available_formats() -> list[str]:
 
 
 def is_telegram_export(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a JSON file whose top-level object has ``messages`` or ``chats``.
+    """Whether ``path`` is a Telegram Desktop JSON export.
 
-    Streams the file (``ijson``) and stops at the first such key; invalid JSON is "no".
+    True when the top-level object has ``chats`` (a full-account export) or ``messages`` after
+    ``id`` or ``type`` (a chat export writes ``name, type, id, messages``), and no ``guild`` or
+    ``channel`` key before it (a Discord export also has ``messages``). Streams the file
+    (``ijson``) and stops at that key; invalid JSON is "no".
     """
     path = Path(path)
     if not path.is_file():
         return False
+    keys: set[str] = set()
     try:
         with open(path, "rb") as fh:
             for n, (prefix, event, value) in enumerate(ijson.parse(fh)):
                 if n == 0 and event != "start_map":
                     return False
-                if prefix == "" and event == "map_key" and value in ("messages", "chats"):
-                    return True
+                if prefix == "" and event == "map_key":
+                    if value == "chats" or (value == "messages" and keys & {"id", "type"}):
+                        return not keys & _OTHER_PLATFORM_KEYS
+                    keys.add(value)
                 if (prefix == "" and event == "end_map") or n > _MAX_JSON_EVENTS:
                     return False
     except (ijson.JSONError, UnicodeDecodeError, OSError):
