@@ -41,14 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.ingest.crm import (
+from analysis.ingest._csv_io import (
     CsvFormatError,
-    _read_csv,
-    _require_unique,
-    _require_values,
-    _row_refs,
     normalize_user_id,
     normalize_username,
+    read_columns,
+    require_unique,
+    require_values,
+    row_refs,
 )
 from analysis.pseudonym import Pseudonymizer
 from analysis.schema import Tables
@@ -84,9 +84,9 @@ def read_identity(path: str | os.PathLike) -> pd.DataFrame:
         Missing column, empty value, or one account listed twice.
     """
     path = Path(path)
-    df = _read_csv(path, IDENTITY_COLUMNS, optional=("username",))
+    df = read_columns(path, IDENTITY_COLUMNS, optional=("username",))
     for column in IDENTITY_COLUMNS:
-        _require_values(df, column, path)
+        require_values(df, column, path)
     df["platform"] = df["platform"].str.lower()
     df["platform_user_id"] = [
         normalize_user_id(p, u) for p, u in zip(df["platform"], df["platform_user_id"], strict=True)
@@ -94,10 +94,10 @@ def read_identity(path: str | os.PathLike) -> pd.DataFrame:
     bad = np.flatnonzero(df["platform"].eq("person").to_numpy())
     if len(bad):
         raise CsvFormatError(
-            f"{path}: column 'platform' has 'person' in row {_row_refs(bad.tolist(), limit=1)}; "
+            f"{path}: column 'platform' has 'person' in row {row_refs(bad.tolist(), limit=1)}; "
             f"expected the platform of the account (telegram, discord, ...)."
         )
-    _require_unique(df, ["platform", "platform_user_id"], path)
+    require_unique(df, ["platform", "platform_user_id"], path)
     df["username"] = [normalize_username(v) for v in df["username"]]
     return df.reset_index(drop=True)
 
