@@ -46,6 +46,21 @@ from analysis.pseudonym import Pseudonymizer
 from analysis.schema import UTC_DTYPE, Tables
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The collector's per-message lists, emptied by :func:`build_tables` once the frames exist.
+_PER_MESSAGE = (
+    "mid",
+    "channel",
+    "sender",
+    "created",
+    "reply_target",
+    "thread_hint",
+    "kind",
+    "text",
+    "n_reactions",
+    "reactions",
+    "mentions",
+    "joins",
+)
 _MICROSECOND = timedelta(microseconds=1)
 
 __all__ = [
@@ -196,18 +211,14 @@ def resolve_conversations(rows: ChatCollector, source: str) -> Conversations:
     """
     n = len(rows.mid)
     mids = np.array(rows.mid, dtype=object)
-    position = {m: i for i, m in enumerate(rows.mid)}
-    parent = np.full(n, -1, dtype=np.int64)
-    dangling = np.zeros(n, dtype=bool)
-    for i, target in enumerate(rows.reply_target):
-        if target is None:
-            continue
-        j = position.get(target)
-        if j is None or j == i:
-            dangling[i] = True
-        else:
-            parent[i] = j
     targets = np.array(rows.reply_target, dtype=object)
+    # parent index of each reply (-1: none or not in the data); a C hash table, not a dict
+    parent = pd.Index(mids).get_indexer(targets) if n else np.array([], dtype=np.int64)
+    parent = parent.astype(np.int64)
+    has_target = pd.notna(targets)
+    self_reply = parent == np.arange(n)
+    dangling = has_target & ((parent < 0) | self_reply)
+    parent[self_reply] = -1
     root = resolve_roots(parent, mids, source, rows.error)
     hints = np.array(rows.thread_hint, dtype=object)
     thread = np.where(
@@ -249,6 +260,10 @@ def build_tables(
 ) -> tuple[Tables, dict[str, str]]:
     """The canonical tables of everything collected (not yet validated) and base provenance.
 
+    The collector is consumed: its per-message lists are emptied once the frames are built (the
+    channels, names and flags stay), so the lists and the frames are not both held while the
+    adapter validates.
+
     Returns
     -------
     (Tables, dict)
@@ -267,6 +282,9 @@ def build_tables(
             f"the right file, and was the export complete?)."
         )
     created_ns = np.array(rows.created, dtype=np.int64)
+    # the duplicate check is done: free its per-message entries before the frames are built
+    rows.seen.clear()
+    rows.interned.clear()
     conv = resolve_conversations(rows, source)
     reply_to = conv.reply_to_id
     has_reply = pd.notna(reply_to)
@@ -351,6 +369,8 @@ def build_tables(
         reactions=reactions,
         mentions=mentions,
     )
+    for name in _PER_MESSAGE:  # the frames hold everything now: free the lists (peak memory)
+        getattr(rows, name).clear()
     return tables, provenance
 
 

@@ -86,8 +86,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from analysis.ingest._discord_csv import CSV_COLUMNS, read_csv_export
 from analysis.ingest._discord_json import DiscordExportError, read_json_export
 from analysis.ingest._threads import ChatCollector, build_tables
@@ -167,7 +165,7 @@ def read_discord_exports(paths: Sequence[os.PathLike], *, pseudonymizer: Pseudon
     source = str(files[0]) if len(files) == 1 else "; ".join(str(f) for f in files)
     tables, provenance = build_tables(rows, pseudonymizer=pseudonymizer, source=source)
     thread_channels = {c for c, (_, kind, _) in rows.channels.items() if kind == "thread"}
-    in_thread = np.isin(np.array(rows.channel, dtype=object), list(thread_channels))
+    in_thread = tables.messages["channel_id"].isin(thread_channels).to_numpy()
     provenance.update(
         {
             "messages.reply_to_id": "absent"
