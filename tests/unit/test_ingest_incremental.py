@@ -149,3 +149,23 @@ def test_combine_sources_keeps_one_row_per_message_and_member(tmp_path):
     assert len(both.messages) == 2 and len(both.members) == 2
     assert both.provenance["messages.cross_source_duplicates_n"] == "2"
     assert isinstance(both.members["joined_at"].dtype, pd.DatetimeTZDtype)
+
+
+def test_two_snapshots_in_one_dataset_folder(tmp_path, pseudo):
+    raw = tmp_path / "raw"
+    # the newer snapshot sorts first by path: the order of reading must not matter
+    export(
+        raw / "telegram" / "A_august" / "result.json",
+        [msg(1, 0, "user1", likes=2), msg(3, 900, "user3", 1)],
+    )
+    export(raw / "telegram" / "B_may" / "result.json", [msg(1, 0, "user1"), msg(2, 60, "user2", 1)])
+    t = ingest_raw_dir(raw, pseudonymizer=pseudo)
+    m = t.messages.set_index("message_id")
+    assert list(m.index) == ["tg:555:1", "tg:555:2", "tg:555:3"]
+    assert m.loc["tg:555:1", "n_reactions"] == 2  # from the newer snapshot
+    assert t.provenance["messages.snapshots_n"] == "2"
+    assert t.provenance["messages.incremental.appended_n"] == "1"
+    # one file with the same message twice, differently, is still an error
+    export(raw / "telegram" / "A_august" / "result.json", [msg(1, 0, "user1"), msg(1, 0, "user2")])
+    with pytest.raises(ValueError, match="appears twice with different content"):
+        ingest_raw_dir(raw, pseudonymizer=pseudo)

@@ -50,7 +50,10 @@ Identity
 Incremental ingest
     ``workbench ingest`` appends a newer export of the same chat to an existing processed dataset
     (new messages only, deduplicated on the platform message id; both exports' files listed in
-    the manifest): :func:`analysis.ingest.incremental.append_tables`.
+    the manifest): :func:`analysis.ingest.incremental.append_tables`. Two Telegram exports of one
+    chat taken at different times in the same ``telegram/`` folder (the same message with
+    different content, e.g. new reactions) are read as snapshots the same way
+    (:func:`analysis.ingest.incremental.append_snapshots`).
 Reply inference
     ``infer_replies`` (CLI ``--infer-replies/--no-infer-replies``) fills missing reply links
     from timing and text with ``analysis.ingest.reply_inference``. Default (``None``): on for a
@@ -91,7 +94,7 @@ from analysis.ingest.detect import (
     source_inputs,
 )
 from analysis.ingest.identity import apply_identity, read_identity, usernames_for
-from analysis.ingest.incremental import KEY_FINGERPRINT, combine_sources
+from analysis.ingest.incremental import KEY_FINGERPRINT, append_snapshots, combine_sources
 from analysis.ingest.telegram import (
     TelegramExportError,
     find_export_file,
@@ -223,13 +226,18 @@ def read_source(
     """
     module = format_module(format)
     if format == "telegram":
-        return module.read_telegram_exports(
-            inputs,
-            pseudonymizer=pseudonymizer,
-            roster=roster,
-            assume_timezone=assume_timezone,
-            usernames=usernames,
-        )
+        options = dict(roster=roster, assume_timezone=assume_timezone, usernames=usernames)
+        try:
+            return module.read_telegram_exports(inputs, pseudonymizer=pseudonymizer, **options)
+        except module.DuplicateMessageError:
+            if len(inputs) < 2:
+                raise
+        # snapshots of one chat taken at different times: read each, keep every message once
+        snapshots = [
+            module.read_telegram_exports([p], pseudonymizer=pseudonymizer, **options)
+            for p in inputs
+        ]
+        return append_snapshots(snapshots, where=", ".join(map(str, inputs)))
     if format == "discord":
         return module.read_discord_exports(inputs, pseudonymizer=pseudonymizer)
     if format == "vk":

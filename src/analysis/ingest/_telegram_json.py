@@ -22,6 +22,7 @@ from analysis.ingest._telegram_mentions import message_mentions
 __all__ = [
     "CHANNEL_TYPES",
     "CREATOR_ACTIONS",
+    "DuplicateMessageError",
     "JOIN_ACTIONS",
     "LOCAL_DATE_RE",
     "NAMED_MEMBER_ACTIONS",
@@ -51,8 +52,13 @@ class TelegramExportError(ValueError):
     """A Telegram export cannot be read as documented (names the file, field and message)."""
 
 
-# Users meet (and catch) it as part of the public module, so tracebacks name it there.
+class DuplicateMessageError(TelegramExportError):
+    """One message id twice with different content (e.g. two snapshots of one chat)."""
+
+
+# Users meet (and catch) them as part of the public module, so tracebacks name it there.
 TelegramExportError.__module__ = "analysis.ingest.telegram"
+DuplicateMessageError.__module__ = "analysis.ingest.telegram"
 
 
 def load_json(path: Path) -> object:
@@ -270,7 +276,7 @@ class ExportCollector:
                 if first == m:
                     self.duplicates += 1
                     continue
-                raise TelegramExportError(
+                raise DuplicateMessageError(
                     f"{file}: chat {chat_id}: message id {local_id} appears twice with different "
                     f"content; if two exports of the same chat taken at different times are read "
                     f"together, read only the newer one."

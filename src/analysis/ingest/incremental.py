@@ -24,6 +24,9 @@
     otherwise :class:`IncrementalIngestError`. Provenance: the newer ingest's, with the reply
     counts recomputed over all messages and ``messages.incremental.appended_n``,
     ``messages.incremental.already_present_n``.
+:func:`append_snapshots`
+    The same for several snapshots of one chat found together in a dataset folder (e.g.
+    ``telegram/ChatExport_2024-05-01/`` and ``telegram/ChatExport_2024-08-01/``), oldest first.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from analysis.schema import Tables
 __all__ = [
     "KEY_FINGERPRINT",
     "IncrementalIngestError",
+    "append_snapshots",
     "append_tables",
     "combine_sources",
     "merge_provenance",
@@ -190,6 +194,29 @@ def append_tables(old: Tables, new: Tables, *, where: str = "<dataset>") -> Tabl
     provenance["messages.incremental.appended_n"] = str(len(added))
     provenance["messages.incremental.already_present_n"] = str(int(present.sum()))
     return Tables(**frames, provenance=provenance)
+
+
+def append_snapshots(parts: Sequence[Tables], *, where: str = "<dataset>") -> Tables:
+    """Several snapshots of one chat (exports taken at different times) as one set of tables.
+
+    The snapshots are ordered by their last message time and folded with
+    :func:`append_tables`, oldest first, so each message appears once and reactions come from
+    the newest snapshot that has the message. Provenance adds ``messages.snapshots_n``.
+    """
+    if not parts:
+        raise ValueError("append_snapshots: no tables given.")
+
+    def last(t: Tables) -> pd.Timestamp:
+        created = t.messages["created_at"]
+        return created.max() if len(created) else pd.Timestamp.min.tz_localize("UTC")
+
+    ordered = sorted(parts, key=last)
+    out = ordered[0]
+    for newer in ordered[1:]:
+        out = append_tables(out, newer, where=where)
+    provenance = dict(out.provenance)
+    provenance["messages.snapshots_n"] = str(len(parts))
+    return Tables(**dict(out.items()), provenance=provenance)
 
 
 def _newer_members(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

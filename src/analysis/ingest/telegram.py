@@ -153,6 +153,7 @@ from analysis.ingest._telegram_json import (
     JOIN_ACTIONS,  # noqa: F401
     NAMED_MEMBER_ACTIONS,  # noqa: F401
     PLATFORM,
+    DuplicateMessageError,
     ExportCollector,
     TelegramExportError,
     iter_chats,
@@ -165,6 +166,7 @@ from analysis.schema import Tables
 
 __all__ = [
     "PLATFORM",
+    "DuplicateMessageError",
     "TelegramExportError",
     "find_export_file",
     "read_telegram_export",
