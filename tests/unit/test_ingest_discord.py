@@ -206,6 +206,12 @@ def test_bad_documents(tmp_path, pseudo):
         read([tmp_path / "missing.json"], pseudo)
 
 
+def test_byte_order_mark_is_accepted(tmp_path, pseudo):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + GENERAL.read_bytes())
+    assert len(read([path], pseudo).messages) == 6
+
+
 def test_reply_cycle_is_an_error(tmp_path, pseudo):
     doc = base_doc()
     doc["messages"][1]["reference"] = {"messageId": "930000000000000003"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import ijson
 from ijson.common import ObjectBuilder
 
-from analysis.ingest._threads import ChatCollector, iso_to_ns
+from analysis.ingest._threads import ChatCollector, iso_to_ns, open_json_bytes
 
 __all__ = ["DiscordExportError", "MESSAGE_TYPES", "THREAD_TYPES", "read_json_export"]
 
@@ -74,7 +74,7 @@ def _read_header(path: Path) -> tuple[dict | None, dict | None, bool]:
     builders: dict[str, ObjectBuilder] = {}
     has_messages = False
     try:
-        with open(path, "rb") as fh:
+        with open_json_bytes(path) as fh:
             for prefix, event, value in ijson.parse(fh, use_float=True):
                 if prefix in ("guild", "channel") or prefix.startswith(("guild.", "channel.")):
                     top = prefix.split(".", 1)[0]
@@ -153,7 +153,7 @@ def read_json_export(path: Path, rows: ChatCollector) -> int:
     n = 0
     last = "the start of 'messages'"
     try:
-        with open(path, "rb") as fh:
+        with open_json_bytes(path) as fh:
             for pos, m in enumerate(ijson.items(fh, "messages.item", use_float=True)):
                 _add_message(rows, m, pos, path, channel_id, hint, is_news)
                 n += 1

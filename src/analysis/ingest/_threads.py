@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,8 @@ __all__ = [
     "ChatCollector",
     "Conversations",
     "build_tables",
+    "iso_to_ns",
+    "open_json_bytes",
     "resolve_conversations",
     "resolve_roots",
 ]
@@ -372,6 +376,14 @@ def build_tables(
     for name in _PER_MESSAGE:  # the frames hold everything now: free the lists (peak memory)
         getattr(rows, name).clear()
     return tables, provenance
+
+
+def open_json_bytes(path: Path) -> BinaryIO:
+    """``path`` opened for ``ijson`` (binary), past a UTF-8 byte-order mark if there is one."""
+    fh = open(path, "rb")  # noqa: SIM115 (returned to the caller, who closes it)
+    if fh.read(3) != b"\xef\xbb\xbf":
+        fh.seek(0)
+    return fh
 
 
 def iso_to_ns(stamp: str, where: str, field_name: str, error: type[ValueError]) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ijson
 
-from analysis.ingest._threads import ChatCollector
+from analysis.ingest._threads import ChatCollector, open_json_bytes
 
 __all__ = ["VkExportError", "read_vk_file"]
 
@@ -50,7 +50,7 @@ def _int(item: dict, name: str, where: str, *, required: bool = True) -> int | N
 def _prefix(path: Path) -> str:
     """``"response."`` when the file is a raw API response, else ``""``."""
     try:
-        with open(path, "rb") as fh:
+        with open_json_bytes(path) as fh:
             for prefix, event, value in ijson.parse(fh):
                 if prefix == "" and event == "map_key":
                     if value == "error":
@@ -91,7 +91,7 @@ def read_vk_file(path: Path, rows: ChatCollector, counts: dict[str, int]) -> int
     n = 0
     last = "the start of 'items'"
     try:
-        with open(path, "rb") as fh:
+        with open_json_bytes(path) as fh:
             for pos, item in enumerate(ijson.items(fh, f"{prefix}items.item")):
                 _add_item(rows, item, f"{path}: items[{pos}]", None, counts)
                 n += 1
@@ -100,7 +100,7 @@ def read_vk_file(path: Path, rows: ChatCollector, counts: dict[str, int]) -> int
         raise _json_error(path, exc, f"after {last}") from None
     for section, is_group in (("profiles", False), ("groups", True)):
         try:
-            with open(path, "rb") as fh:
+            with open_json_bytes(path) as fh:
                 for i, entry in enumerate(ijson.items(fh, f"{prefix}{section}.item")):
                     where = f"{path}: {section}[{i}]"
                     if not isinstance(entry, dict):
