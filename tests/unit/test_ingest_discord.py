@@ -212,6 +212,13 @@ def test_byte_order_mark_is_accepted(tmp_path, pseudo):
     assert len(read([path], pseudo).messages) == 6
 
 
+def test_channel_after_messages_is_found(tmp_path, pseudo):
+    doc = base_doc()
+    reordered = {"messages": doc["messages"], "channel": doc["channel"], "guild": doc["guild"]}
+    t = read([write(tmp_path, reordered)], pseudo)
+    pd.testing.assert_frame_equal(t.messages, read([GENERAL], pseudo).messages)
+
+
 def test_reply_cycle_is_an_error(tmp_path, pseudo):
     doc = base_doc()
     doc["messages"][1]["reference"] = {"messageId": "930000000000000003"}
