@@ -250,7 +250,10 @@ def event_study_from_panel(
             continue
         w = np.stack([sizes[g] for g, _ in cells])
         vals = np.stack([att[c] for c in cells])
-        theta[e] = (w * vals).sum(axis=0) / w.sum(axis=0)
+        # a resample may lack a cohort or its controls: average over the cells it has
+        ok = np.isfinite(vals) & (w > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            theta[e] = np.where(ok, w * vals, 0.0).sum(axis=0) / np.where(ok, w, 0.0).sum(axis=0)
         rows.append((e, len(cells), sum(counts[c][0] for c in cells)))
     z = stats.norm.ppf(1 - alpha / 2)
     table = []
@@ -271,9 +274,13 @@ def event_study_from_panel(
     pre = [e for e in theta if e <= -2]
     if pre:
         mat = np.stack([theta[e] for e in pre])
-        cov = np.atleast_2d(np.cov(mat[:, 1:]))
-        chi2 = float(mat[:, 0] @ np.linalg.pinv(cov) @ mat[:, 0])
-        pre_p = float(stats.chi2.sf(chi2, len(pre)))
+        draws = mat[:, 1:][:, np.isfinite(mat[:, 1:]).all(axis=0)]
+        if draws.shape[1] > len(pre):
+            cov = np.atleast_2d(np.cov(draws))
+            chi2 = float(mat[:, 0] @ np.linalg.pinv(cov) @ mat[:, 0])
+            pre_p = float(stats.chi2.sf(chi2, len(pre)))
+        else:
+            chi2, pre_p = float("nan"), float("nan")
     else:
         chi2, pre_p = float("nan"), float("nan")
     att_gt = pd.DataFrame(
@@ -294,7 +301,7 @@ def event_study_from_panel(
         estimates=estimates,
         att_gt=att_gt,
         post_average=float(post_draws[0]),
-        post_average_se=float(np.std(post_draws[1:], ddof=1)),
+        post_average_se=float(np.nanstd(post_draws[1:], ddof=1)),
         pretrend_chi2=chi2,
         pretrend_df=len(pre),
         pretrend_p=pre_p,
