@@ -263,6 +263,30 @@ def _coerce_timestamps(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame
     return out
 
 
+#: How far past the current time a timestamp may lie (clock differences, exports made ahead).
+FUTURE_TOLERANCE = pd.Timedelta(days=1)
+
+
+def _check_not_future(name: str, df: pd.DataFrame, source: str) -> None:
+    """Timestamps later than now + :data:`FUTURE_TOLERANCE` are a broken clock, not data."""
+    limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+    for col, spec in SCHEMAS[name].columns.items():
+        if not isinstance(spec.dtype.type, pd.DatetimeTZDtype) or col not in df.columns:
+            continue
+        late = df[col] > limit
+        if late.any():
+            first = df.loc[late, col].head(5)
+            now = f"{limit - FUTURE_TOLERANCE:%Y-%m-%d %H:%M}"
+            raise SchemaValidationError(
+                name,
+                f"{source}: table '{name}', column '{col}': {int(late.sum())} timestamps are in "
+                f"the future (rows {first.index.tolist()}: "
+                f"{[t.isoformat() for t in first]}; now is {now} UTC). A clock was wrong or the "
+                f"times are not what the export says; "
+                f"fix or drop those rows.",
+            )
+
+
 def _describe_failures(name: str, failures: pd.DataFrame, source: str, max_rows: int = 5) -> str:
     lines = [f"{source}: table '{name}' breaks the data contract:"]
     failures = failures.copy()
@@ -316,6 +340,7 @@ def validate(name: str, df: pd.DataFrame, *, source: str = "<memory>") -> pd.Dat
             f"{list(schema.columns)}.",
         )
     df = _coerce_timestamps(name, df, source)
+    _check_not_future(name, df, source)
     try:
         return schema.validate(df, lazy=True)[list(schema.columns)]
     except SchemaErrors as exc:
