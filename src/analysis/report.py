@@ -23,20 +23,41 @@ import pandas as pd
 #: MIME type of the machine-readable findings bundle inside executed notebooks.
 FINDINGS_MIME = "application/vnd.community-workbench.findings+json"
 
+#: The house palette (seaborn's colour-blind-safe "colorblind", as :mod:`analysis.viz` uses).
+ACCENT, INK, SOFT = "#0173b2", "#1f2933", "#eef5fb"
+
 HOUSE_CSS = """
-:root { --wb-ink: #1f2933; --wb-accent: #3366aa; --wb-soft: #eef3fa; }
-body.jp-Notebook { max-width: 1000px; margin: 0 auto; color: var(--wb-ink);
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+:root { --wb-ink: #1f2933; --wb-accent: #0173b2; --wb-soft: #eef5fb; --wb-rule: #d5dbe3; }
+body.jp-Notebook, body.wb-page { max-width: 1000px; margin: 0 auto; padding: 0 1em;
+  color: var(--wb-ink); line-height: 1.45;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+img { max-width: 100%; height: auto; }
+.wb-title { border-bottom: 3px solid var(--wb-accent); margin: 1.2em 0 1em; padding-bottom: 0.6em; }
+.wb-title h1 { margin: 0 0 0.2em; font-size: 1.9em; overflow-wrap: anywhere; }
+.wb-title dl { display: flex; flex-wrap: wrap; gap: 0.2em 1.6em; margin: 0; color: #52606d; }
+.wb-title dt { font-weight: 600; } .wb-title dt::after { content: ":"; }
+.wb-title dd { margin: 0 0 0 0.3em; overflow-wrap: anywhere; }
+.wb-title div { display: flex; }
 .wb-findings { border-left: 5px solid var(--wb-accent); background: var(--wb-soft);
   padding: 0.8em 1.2em; margin: 1em 0; border-radius: 4px; }
 .wb-findings h3 { margin-top: 0.2em; }
 .wb-findings li { margin: 0.3em 0; line-height: 1.45; }
-.wb-result table, .jp-RenderedHTMLCommon table { font-variant-numeric: tabular-nums; }
+.jp-RenderedHTMLCommon table, .wb-result table, .wb-index { border-collapse: collapse;
+  font-variant-numeric: tabular-nums; font-size: 0.92em; margin: 0.6em 0; }
+.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { padding: 0.25em 0.7em;
+  border-bottom: 1px solid var(--wb-rule); }
+.jp-RenderedHTMLCommon tbody tr:nth-child(even) { background: #f7f9fb; }
+.wb-table .wb-num { text-align: right; white-space: nowrap; }
+.wb-table .wb-text { text-align: left; overflow-wrap: anywhere; }
+.jp-OutputArea-output { overflow-x: auto; overflow-wrap: anywhere; }
 .wb-footer { margin-top: 3em; padding-top: 1em; border-top: 1px solid #ccd; font-size: 0.8em;
   color: #555; }
 .wb-footer dt { font-weight: 600; } .wb-footer dd { margin: 0 0 0.4em 1em; word-break: break-all; }
-.wb-index td, .wb-index th { padding: 0.3em 0.8em; text-align: left; vertical-align: top; }
+.wb-index td, .wb-index th { padding: 0.3em 0.8em; text-align: left; vertical-align: top;
+  border-bottom: 1px solid var(--wb-rule); }
 .wb-failed { color: #a33; font-weight: 600; }
+.wb-ok { color: #1a7f37; font-weight: 600; }
+@media print { body.jp-Notebook, body.wb-page { max-width: none; } }
 """
 
 
@@ -170,11 +191,18 @@ def footer_html(
         ),
         ("Tables", tables or "none"),
         ("Sources", sources or "none recorded"),
+        ("Privacy", _privacy_note(parameters)),
         ("Package", f"community-workbench {esc(package_version)}"),
         ("Run time", f"{esc(started_at.isoformat(timespec='seconds'))}, {duration_s:.1f} s"),
     ]
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<footer class="wb-footer"><dl>{body}</dl></footer>'
+
+
+def _privacy_note(parameters: Mapping[str, Any]) -> str:
+    names = "display names shown" if parameters.get("show_names") else "members as pseudonyms"
+    text = "message text quoted" if parameters.get("show_text") else "no message text"
+    return f"{names}; {text}"
 
 
 def index_html(run: str, entries: Sequence[Mapping[str, Any]], generated_at: datetime) -> str:
@@ -201,10 +229,260 @@ def index_html(run: str, entries: Sequence[Mapping[str, Any]], generated_at: dat
         rows.append(f"<tr><td>{link}{status}</td><td><ul>{items}</ul></td></tr>")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{esc(run)} — Community Workbench reports</title>"
-        f"<style>{HOUSE_CSS}</style></head><body class='jp-Notebook'><main>"
-        f"<h1>Reports: {esc(run)}</h1>"
-        f"<p>Generated {esc(generated_at.isoformat(timespec='seconds'))}.</p>"
+        f"<style>{HOUSE_CSS}</style></head><body class='wb-page'><main>"
+        f"<header class='wb-title'><h1>Reports: {esc(run)}</h1><dl><div><dt>Generated</dt>"
+        f"<dd>{esc(generated_at.isoformat(timespec='seconds'))}</dd></div></dl></header>"
+        "<p><a href='../index.html'>All runs</a></p>"
         "<table class='wb-index'><thead><tr><th>Report</th><th>Headline findings</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table></main></body></html>"
+    )
+
+
+# ---- house formats for numbers and tables ----------------------------------------------------
+#: Column names read as shares in [0, 1] and shown as percentages.
+_PERCENT_WORDS = ("share", "rate", "pct", "percent", "prob", "proportion", "stickiness")
+#: Suffix pairs joined into one interval column ``"<low>–<high>"``.
+_INTERVAL_PAIRS = (("_low", "_high"), ("_lo", "_hi"), ("_lower", "_upper"))
+
+
+def fmt_int(value: Any) -> str:
+    """An integer with thousands separators: ``12345`` → ``"12,345"``; missing → ``"—"``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "—"
+    return f"{int(round(float(value))):,}"
+
+
+def fmt_number(value: Any, digits: int = 3) -> str:
+    """A real number for a reader: thousands separators from 1,000, else ``digits`` significant.
+
+    ``1234.5`` → ``"1,234"``; ``12.345`` → ``"12.3"``; ``0.01234`` → ``"0.0123"``; missing →
+    ``"—"``. Negative zero prints as ``"0"``.
+    """
+    if value is None or value is pd.NA:
+        return "—"
+    v = float(value)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if abs(v) >= 10 ** (digits - 1) or v == 0:
+        text = f"{v:,.0f}"
+    else:
+        text = f"{v:#.{digits}g}".rstrip("0").rstrip(".")
+        if "e" in text:
+            text = f"{v:.{digits - 1}e}"
+    return "0" if text in ("-0", "-0.0") else text
+
+
+def fmt_pct(value: Any, decimals: int = 1) -> str:
+    """A share in [0, 1] as a percentage: ``0.2345`` → ``"23.5%"``; missing → ``"—"``."""
+    if value is None or value is pd.NA or math.isnan(float(value)):
+        return "—"
+    text = f"{100 * float(value):,.{decimals}f}%"
+    return text[1:] if text.startswith("-") and float(text[1:-1].replace(",", "")) == 0 else text
+
+
+def fmt_interval(low: Any, high: Any, *, percent: bool = False, digits: int = 3) -> str:
+    """An interval as ``"2.1–4.5"`` (en dash); percentages as ``"2.1–4.5%"``."""
+    if percent:
+        lo, hi = fmt_pct(low), fmt_pct(high)
+        return f"{lo[:-1]}–{hi}" if lo.endswith("%") and hi.endswith("%") else f"{lo}–{hi}"
+    return f"{fmt_number(low, digits)}–{fmt_number(high, digits)}"
+
+
+def _is_percent(name: str, values: pd.Series) -> bool:
+    lowered = name.lower()
+    if not any(w in lowered for w in _PERCENT_WORDS):
+        return False
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(finite)) and bool(finite.between(0, 1).all())
+
+
+def format_frame(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
+    """A data frame as house-style HTML; every cell escaped.
+
+    Integers get thousands separators (:func:`fmt_int`); share-like columns (name contains
+    ``share``, ``rate``, ``pct``, ``prob``...) holding values in [0, 1] become percentages
+    (:func:`fmt_pct`); pairs ``x_low``/``x_high`` (or ``_lo/_hi``, ``_lower/_upper``) and cells
+    holding a 2-tuple become one interval ``"2.1–4.5"`` (:func:`fmt_interval`); other reals use
+    :func:`fmt_number`; missing values show as ``—``. At most ``max_rows`` rows are shown.
+    """
+    df = frame.head(max_rows).copy()
+    columns = [str(c) for c in df.columns]
+    df.columns = columns
+    for lo_suffix, hi_suffix in _INTERVAL_PAIRS:
+        for col in list(df.columns):
+            if not col.endswith(lo_suffix):
+                continue
+            base = col[: -len(lo_suffix)]
+            hi_col = base + hi_suffix
+            if hi_col not in df.columns:
+                continue
+            pct = _is_percent(base or col, pd.concat([df[col], df[hi_col]]))
+            joined = [
+                fmt_interval(a, b, percent=pct) for a, b in zip(df[col], df[hi_col], strict=True)
+            ]
+            position = df.columns.get_loc(col)
+            df = df.drop(columns=[col, hi_col])
+            label = base if base.endswith("ci") else f"{base} interval".strip()
+            df.insert(position, label, joined)
+    cells: dict[str, list[str]] = {}
+    numeric: set[str] = set()
+    for col in df.columns:
+        values = df[col]
+        if pd.api.types.is_bool_dtype(values):
+            cells[col] = ["yes" if v else "no" for v in values]
+        elif pd.api.types.is_integer_dtype(values):
+            cells[col] = [fmt_int(v) for v in values]
+            numeric.add(col)
+        elif pd.api.types.is_float_dtype(values):
+            fmt = fmt_pct if _is_percent(col, values) else fmt_number
+            cells[col] = [fmt(v) for v in values]
+            numeric.add(col)
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            cells[col] = [_fmt_time(v) for v in values]
+        else:
+            cells[col] = [_fmt_cell(v) for v in values]
+            if col.endswith("interval"):
+                numeric.add(col)
+    esc = html.escape
+    show_index = not isinstance(df.index, pd.RangeIndex)
+    head = "<th></th>" if show_index else ""
+    head += "".join(
+        f'<th class="{"wb-num" if c in numeric else "wb-text"}">{esc(c)}</th>' for c in df.columns
+    )
+    rows = []
+    for i, label in enumerate(df.index):
+        row = f"<th>{esc(_fmt_cell(label))}</th>" if show_index else ""
+        row += "".join(
+            f'<td class="{"wb-num" if c in numeric else "wb-text"}">{esc(cells[c][i])}</td>'
+            for c in df.columns
+        )
+        rows.append(f"<tr>{row}</tr>")
+    table = (
+        f'<table class="dataframe wb-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    if len(frame) > max_rows:
+        table += f"<p><small>First {max_rows:,} of {len(frame):,} rows.</small></p>"
+    return table
+
+
+def _fmt_time(value: Any) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    ts = pd.Timestamp(value)
+    if ts.hour == ts.minute == ts.second == 0:
+        return ts.strftime("%Y-%m-%d")
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_cell(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2:
+        a, b = value
+        if all(isinstance(x, (int, float, np.integer, np.floating)) for x in (a, b)):
+            return fmt_interval(a, b)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "—"
+    if isinstance(value, float) and math.isnan(value):
+        return "—"
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        return fmt_int(value)
+    if isinstance(value, (np.floating, float)):
+        return fmt_number(value)
+    return str(value)
+
+
+# ---- page parts ------------------------------------------------------------------------------
+def _fmt_day(value: Any) -> str:
+    try:
+        return pd.Timestamp(value).strftime("%-d %b %Y")
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def title_block_html(
+    *,
+    title: str,
+    manifest: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    run_at: datetime,
+    community: str | None = None,
+) -> str:
+    """The report's title block: title, community, period covered and run date (all escaped).
+
+    The period is the notebook's ``start``/``end`` parameters where set (``end`` exclusive, so
+    the last day shown is the day before), otherwise the dataset's ``time_range`` from its
+    manifest. ``community`` defaults to the dataset's name.
+    """
+    esc = html.escape
+    span = manifest.get("time_range", {}) or {}
+    start = parameters.get("start") or span.get("start")
+    end = span.get("end")
+    if parameters.get("end"):
+        end = pd.Timestamp(parameters["end"]) - pd.Timedelta(days=1)
+    period = f"{_fmt_day(start)} – {_fmt_day(end)}" if start and end else "whole dataset"
+    name = community or str(manifest.get("dataset", "?"))
+    items = [
+        ("Community", name),
+        ("Period", period),
+        ("Run date", run_at.strftime("%-d %b %Y %H:%M UTC")),
+    ]
+    body = "".join(f"<div><dt>{k}</dt><dd>{esc(v)}</dd></div>" for k, v in items)
+    return f'<header class="wb-title"><h1>{esc(title)}</h1><dl>{body}</dl></header>'
+
+
+def runs_index_html(
+    runs: Sequence[Mapping[str, Any]],
+    executions: Sequence[Mapping[str, Any]],
+    generated_at: datetime,
+) -> str:
+    """The top-level ``reports/index.html``: every run and its executions over time.
+
+    ``runs`` items: ``run``, ``index`` (relative link or None), ``reports`` (count) and
+    ``latest`` (the newest history record). ``executions`` items: history records (see
+    :func:`analysis.run_index.record_run`) with their ``run``, newest first.
+    """
+    esc = html.escape
+
+    def status(record: Mapping[str, Any]) -> str:
+        if not record:
+            return "—"
+        entries = record.get("entries", [])
+        failed = [e.get("name", "?") for e in entries if not e.get("ok")]
+        if not failed:
+            return f'<span class="wb-ok">ok</span> ({len(entries)} reports)'
+        return f'<span class="wb-failed">failed</span>: {esc(", ".join(map(str, failed)))}'
+
+    run_rows = []
+    for r in runs:
+        link = esc(r["run"])
+        if r.get("index"):
+            link = f'<a href="{esc(r["index"], quote=True)}">{link}</a>'
+        latest = r.get("latest") or {}
+        run_rows.append(
+            f"<tr><td>{link}</td><td>{fmt_int(r.get('reports', 0))}</td>"
+            f"<td>{esc(str(latest.get('finished_at', '—')))}</td><td>{status(latest)}</td></tr>"
+        )
+    exec_rows = [
+        f"<tr><td>{esc(str(h.get('started_at', '?')))}</td><td>{esc(str(h.get('run', '?')))}</td>"
+        f"<td>{status(h)}</td><td>{esc(str(h.get('package_version', '?')))}</td>"
+        f"<td>{esc(', '.join(str(x)[:12] for x in h.get('dataset_hashes', [])))}</td></tr>"
+        for h in executions
+    ]
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>Community Workbench — all runs</title>"
+        f"<style>{HOUSE_CSS}</style></head><body class='wb-page'><main>"
+        "<header class='wb-title'><h1>Community Workbench reports</h1>"
+        f"<dl><div><dt>Updated</dt><dd>{esc(generated_at.isoformat(timespec='seconds'))}</dd>"
+        "</div></dl></header>"
+        "<h2>Runs</h2><table class='wb-index'><thead><tr><th>Run</th><th>Reports</th>"
+        f"<th>Last finished</th><th>Last outcome</th></tr></thead><tbody>{''.join(run_rows)}"
+        "</tbody></table><h2>Executions over time</h2><table class='wb-index'><thead><tr>"
+        "<th>Started (UTC)</th><th>Run</th><th>Outcome</th><th>Package</th><th>Dataset</th>"
+        f"</tr></thead><tbody>{''.join(exec_rows)}</tbody></table></main></body></html>"
     )

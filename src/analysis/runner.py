@@ -13,18 +13,29 @@ it
 4. on failure keeps the executed notebook with its error as ``reports/<run>/_failed/<name>.ipynb``
    and leaves the previous good report untouched.
 
-``reports/<run>/index.html`` lists the run's reports with their headline findings.
+``reports/<run>/index.html`` lists the run's reports with their headline findings and
+``reports/index.html`` every run over time (:mod:`analysis.run_index`).
+
+Scheduled runs (cron)
+---------------------
+* One run at a time per output folder: :func:`run_entries` holds ``reports/<run>/.lock``
+  (:mod:`analysis.run_lock`; a second run fails with the holder's pid, host and start time; the
+  lock of a process that died is taken over automatically).
+* Every line printed is also appended to ``reports/<run>/run.log`` with a UTC time stamp.
+* A failing cell, a kernel that dies and a cell running longer than the timeout
+  (``[settings] cell_timeout`` in ``workbench.toml``, an entry's ``timeout``, or
+  ``workbench run --timeout``) are all failures: exit code 1, the executed notebook with the
+  error kept in ``_failed/``, the last good report left in place.
+* Killed at any point (even ``kill -9``): reports, findings and index pages are only ever
+  replaced by a rename of a complete file, so each is either the old or the new complete one;
+  the leftover staging folders are removed by the next run, which completes the work.
+
 See https://papermill.readthedocs.io and https://nbconvert.readthedocs.io.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import sys
-import time
 import tomllib
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,8 +43,35 @@ from pathlib import Path
 from typing import Any
 
 from analysis import config
-from analysis.data import atomic_write_text, package_version, read_manifest
-from analysis.report import HOUSE_CSS, extract_findings, footer_html, index_html
+from analysis.data import package_version, read_manifest
+from analysis.run_index import record_run, write_index, write_top_index
+from analysis.run_lock import RunLockedError, pause_point, run_lock, run_logger
+from analysis.run_notebook import (
+    EntryOutcome,
+    clean_staging,
+    ensure_kernel,
+    export_html,
+    run_entry,
+)
+
+__all__ = [
+    "RESERVED_PARAMETERS",
+    "EntryOutcome",
+    "RunConfigError",
+    "RunEntry",
+    "RunLockedError",
+    "RunOutcome",
+    "RunSettings",
+    "export_html",
+    "load_run_config",
+    "load_run_settings",
+    "run_entries",
+    "run_entry",
+    "select_entries",
+    "validate_parameters",
+    "write_index",
+    "write_top_index",
+]
 
 #: Python types accepted for each type papermill infers from a parameter's default value.
 _ACCEPTED_TYPES: dict[str, tuple[type, ...]] = {
@@ -46,6 +84,11 @@ _ACCEPTED_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 RESERVED_PARAMETERS = ("dataset",)
+#: Privacy switches: entry fields (default false) passed to notebooks declaring them.
+PRIVACY_PARAMETERS = ("show_names", "show_text")
+#: Default seconds allowed per notebook cell.
+DEFAULT_CELL_TIMEOUT = 1800
+_ENTRY_FIELDS = {"run", "name", "notebook", "dataset", "title", "parameters", "timeout"}
 
 
 class RunConfigError(ValueError):
@@ -62,23 +105,27 @@ class RunEntry:
     dataset: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
     title: str = ""
+    show_names: bool = False
+    show_text: bool = False
+    timeout: int | None = None
 
     @property
     def display_title(self) -> str:
         return self.title or self.name.replace("_", " ").capitalize()
 
 
-@dataclass
-class EntryOutcome:
-    """What happened to one entry."""
+@dataclass(frozen=True)
+class RunSettings:
+    """The ``[settings]`` table of ``workbench.toml``.
 
-    entry: RunEntry
-    ok: bool
-    html: Path | None = None
-    findings: Path | None = None
-    failed_notebook: Path | None = None
-    error: str = ""
-    seconds: float = 0.0
+    Attributes
+    ----------
+    cell_timeout : int
+        Seconds one notebook cell may run before the run counts as failed (papermill's
+        ``execution_timeout``); a hung or dead kernel is therefore always a failure.
+    """
+
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
 
 
 @dataclass
@@ -108,6 +155,13 @@ def load_run_config(path: Path | str | None = None) -> list[RunEntry]:
         dataset = "demo"                  # data/processed/demo (or a path)
         title = "Community health"        # optional
         parameters = { period = "week" }  # optional
+        show_names = false                # optional: display names instead of pseudonyms
+        show_text = false                 # optional: quote message text in the report
+        timeout = 600                     # optional: seconds per cell (else [settings])
+
+    ``show_names`` / ``show_text`` are privacy switches, off unless set: they are passed to the
+    notebook's parameters of the same name, and setting one for a notebook that does not
+    declare it is an error (it could not honour it).
     """
     path = Path(path) if path is not None else config.RUN_CONFIG
     if not path.exists():
@@ -125,12 +179,22 @@ def load_run_config(path: Path | str | None = None) -> list[RunEntry]:
         for key in ("run", "name", "notebook", "dataset"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise RunConfigError(f"{where}: field '{key}' is required and must be a string")
-        unknown = set(raw) - {"run", "name", "notebook", "dataset", "title", "parameters"}
+        unknown = set(raw) - _ENTRY_FIELDS - set(PRIVACY_PARAMETERS)
         if unknown:
             raise RunConfigError(f"{where}: unknown fields {sorted(unknown)}")
         params = raw.get("parameters", {})
         if not isinstance(params, dict):
             raise RunConfigError(f"{where}: 'parameters' must be a table")
+        for key in PRIVACY_PARAMETERS:
+            if not isinstance(raw.get(key, False), bool):
+                raise RunConfigError(f"{where}: '{key}' must be true or false, got {raw[key]!r}")
+        timeout = raw.get("timeout")
+        if timeout is not None and (
+            not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0
+        ):
+            raise RunConfigError(
+                f"{where}: 'timeout' must be a positive number of seconds, got {timeout!r}"
+            )
         notebook = Path(raw["notebook"])
         if not notebook.is_absolute():
             notebook = (path.parent / notebook).resolve()
@@ -142,6 +206,9 @@ def load_run_config(path: Path | str | None = None) -> list[RunEntry]:
                 dataset=raw["dataset"],
                 parameters=params,
                 title=raw.get("title", ""),
+                show_names=raw.get("show_names", False),
+                show_text=raw.get("show_text", False),
+                timeout=timeout,
             )
         )
     seen: set[tuple[str, str]] = set()
@@ -150,6 +217,35 @@ def load_run_config(path: Path | str | None = None) -> list[RunEntry]:
             raise RunConfigError(f"{path}: run '{e.run}' lists the name '{e.name}' twice")
         seen.add((e.run, e.name))
     return entries
+
+
+def load_run_settings(path: Path | str | None = None) -> RunSettings:
+    """Read the optional ``[settings]`` table of ``workbench.toml`` (defaults if absent).
+
+    Format::
+
+        [settings]
+        cell_timeout = 1800   # seconds per notebook cell
+    """
+    path = Path(path) if path is not None else config.RUN_CONFIG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunConfigError(f"{path}: run configuration not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RunConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = data.get("settings", {})
+    if not isinstance(raw, dict):
+        raise RunConfigError(f"{path}: [settings] must be a table")
+    unknown = set(raw) - {"cell_timeout"}
+    if unknown:
+        raise RunConfigError(f"{path}: [settings] has unknown fields {sorted(unknown)}")
+    timeout = raw.get("cell_timeout", DEFAULT_CELL_TIMEOUT)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+        raise RunConfigError(
+            f"{path}: [settings] cell_timeout must be a positive number of seconds, got {timeout!r}"
+        )
+    return RunSettings(cell_timeout=timeout)
 
 
 def select_entries(entries: Sequence[RunEntry], names: Iterable[str] = ()) -> list[RunEntry]:
@@ -175,7 +271,10 @@ def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
 
     if not notebook.exists():
         raise RunConfigError(f"{notebook}: notebook not found")
-    params = papermill.inspect_notebook(str(notebook))
+    try:
+        params = papermill.inspect_notebook(str(notebook))
+    except ValueError as exc:  # not a notebook, or no kernel language to parse the cell with
+        raise RunConfigError(f"{notebook}: cannot read its parameters: {exc}") from None
     if not params:
         raise RunConfigError(
             f"{notebook}: has no cell tagged 'parameters' (or it declares nothing); the runner "
@@ -190,6 +289,22 @@ def validate_parameters(entry: RunEntry) -> dict[str, Any]:
     The dataset is always passed as the absolute path of the processed dataset.
     """
     declared = notebook_parameters(entry.notebook)
+    privacy = {}
+    for key in PRIVACY_PARAMETERS:
+        wanted = bool(getattr(entry, key))
+        if key in declared:
+            privacy[key] = wanted
+        elif wanted:
+            raise RunConfigError(
+                f"run '{entry.run}/{entry.name}': {key} = true, but {entry.notebook.name} has no "
+                f"'{key}' parameter, so it cannot honour it (it shows pseudonyms and no message "
+                f"text); add the parameter to the notebook or remove the switch"
+            )
+        if key in entry.parameters:
+            raise RunConfigError(
+                f"run '{entry.run}/{entry.name}': set '{key}' as the entry's own field, not in "
+                f"parameters"
+            )
     for reserved in RESERVED_PARAMETERS:
         if reserved not in declared:
             raise RunConfigError(f"{entry.notebook}: the parameters cell must declare '{reserved}'")
@@ -222,219 +337,115 @@ def validate_parameters(entry: RunEntry) -> dict[str, Any]:
             f"run '{entry.run}/{entry.name}': dataset '{entry.dataset}' not found at "
             f"{dataset_path} (no manifest.json); ingest it first"
         )
-    return {"dataset": str(dataset_path), **entry.parameters}
-
-
-def ensure_kernel(echo: Callable[[str], None] = print) -> None:
-    """Make sure the project's kernel is registered; register it in this environment if not."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(config.KERNEL_NAME)
-    except NoSuchKernel:
-        from ipykernel.kernelspec import install
-
-        install(
-            kernel_name=config.KERNEL_NAME,
-            display_name="Community Workbench",
-            prefix=sys.prefix,
-        )
-        echo(f"registered Jupyter kernel '{config.KERNEL_NAME}' in {sys.prefix}")
-
-
-def export_html(notebook: Any, *, title: str, footer: str) -> str:
-    """Executed notebook → HTML without code, with inline images and no external scripts."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="workbench",
-        extra_template_basedirs=[str(config.PACKAGE_DIR / "templates")],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    resources = {
-        "metadata": {"name": title},
-        "workbench_footer": footer,
-        "workbench_css": HOUSE_CSS,
-    }
-    body, _ = exporter.from_notebook_node(notebook, resources=resources)
-    return body
-
-
-def _execute(entry: RunEntry, parameters: dict[str, Any], output: Path, timeout: int) -> None:
-    """Execute with papermill; the kernel talks over Unix sockets in a private temp folder.
-
-    IPC transport keeps the kernel off TCP ports entirely (no other local user can connect, and
-    ipykernel does not warn about unencrypted TCP); the folder is short-pathed because Unix
-    socket paths are limited to ~100 characters, and absolute so cron's working directory does
-    not matter.
-    """
-    import tempfile
-
-    import papermill
-    from traitlets.config import Config
-
-    with tempfile.TemporaryDirectory(prefix="wb-kernel-") as sockets:
-        kernel_config = Config(
-            {"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}}
-        )
-        papermill.execute_notebook(
-            str(entry.notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=config.KERNEL_NAME,
-            cwd=str(entry.notebook.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-            start_timeout=120,
-            config=kernel_config,
-        )
-
-
-def _describe_error(exc: BaseException) -> str:
-    """One line naming the failing cell's exception (papermill keeps it as ename/evalue)."""
-    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
-    if ename:
-        cell = getattr(exc, "exec_count", None)
-        where = f" in cell [{cell}]" if cell is not None else ""
-        return f"{ename}{where}: {evalue}"[:2000]
-    return f"{type(exc).__name__}: {exc}".strip()[:2000]
-
-
-def run_entry(
-    entry: RunEntry,
-    parameters: dict[str, Any],
-    *,
-    reports_dir: Path | None = None,
-    timeout: int = 1800,
-) -> EntryOutcome:
-    """Execute one validated entry; never raises for a notebook failure (see ``EntryOutcome``)."""
-    import nbformat
-
-    reports_dir = Path(reports_dir) if reports_dir is not None else config.REPORTS_DIR
-    out_dir = reports_dir / entry.run
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".staging-{entry.name}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    executed = staging / f"{entry.name}.ipynb"
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    try:
-        try:
-            _execute(entry, parameters, executed, timeout)
-        except Exception as exc:  # papermill raises PapermillExecutionError and kernel errors
-            failed_dir = out_dir / "_failed"
-            failed_dir.mkdir(exist_ok=True)
-            failed = failed_dir / f"{entry.name}.ipynb"
-            if executed.exists():
-                executed.replace(failed)
-            else:
-                atomic_write_text(failed, json.dumps({"error": str(exc)}))
-            return EntryOutcome(
-                entry,
-                ok=False,
-                failed_notebook=failed,
-                error=_describe_error(exc),
-                seconds=time.perf_counter() - t0,
-            )
-        notebook = nbformat.read(executed, as_version=4)
-        duration = time.perf_counter() - t0
-        manifest = read_manifest(parameters["dataset"])
-        footer = footer_html(
-            run=entry.run,
-            name=entry.name,
-            parameters=parameters | {"dataset": manifest.get("dataset", entry.dataset)},
-            manifest=manifest,
-            package_version=package_version(),
-            started_at=started,
-            duration_s=duration,
-        )
-        html_text = export_html(notebook, title=entry.display_title, footer=footer)
-        found = extract_findings(notebook) or {"study": entry.name, "statements": [], "figures": {}}
-        found |= {
-            "run": entry.run,
-            "name": entry.name,
-            "title": entry.display_title,
-            "dataset": manifest.get("dataset"),
-            "dataset_hash": manifest.get("content_hash"),
-            "parameters": parameters | {"dataset": manifest.get("dataset", entry.dataset)},
-            "package_version": package_version(),
-            "run_at": started.isoformat(timespec="seconds"),
-        }
-        html_path = out_dir / f"{entry.name}.html"
-        json_path = out_dir / f"{entry.name}.json"
-        executed_dir = out_dir / "_executed"
-        executed_dir.mkdir(exist_ok=True)
-        atomic_write_text(json_path, json.dumps(found, indent=2, ensure_ascii=False))
-        atomic_write_text(html_path, html_text)
-        executed.replace(executed_dir / f"{entry.name}.ipynb")
-        (out_dir / "_failed" / f"{entry.name}.ipynb").unlink(missing_ok=True)
-        return EntryOutcome(entry, ok=True, html=html_path, findings=json_path, seconds=duration)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_index(run: str, entries: Sequence[RunEntry], *, reports_dir: Path | None = None) -> Path:
-    """Write ``reports/<run>/index.html`` from the reports and findings present on disk."""
-    reports_dir = Path(reports_dir) if reports_dir is not None else config.REPORTS_DIR
-    out_dir = reports_dir / run
-    rows = []
-    for entry in entries:
-        if entry.run != run:
-            continue
-        html_file = out_dir / f"{entry.name}.html"
-        json_file = out_dir / f"{entry.name}.json"
-        failed = out_dir / "_failed" / f"{entry.name}.ipynb"
-        statements = []
-        if json_file.exists():
-            statements = json.loads(json_file.read_text(encoding="utf-8")).get("statements", [])
-        failed_at = None
-        if failed.exists():
-            failed_at = datetime.fromtimestamp(failed.stat().st_mtime, UTC).isoformat(
-                timespec="seconds"
-            )
-        rows.append(
-            {
-                "name": entry.name,
-                "title": entry.display_title,
-                "html": html_file.name if html_file.exists() else None,
-                "statements": statements,
-                "failed_at": failed_at,
-            }
-        )
-    index = out_dir / "index.html"
-    atomic_write_text(index, index_html(run, rows, datetime.now(UTC)))
-    return index
+    return {"dataset": str(dataset_path), **entry.parameters, **privacy}
 
 
 def run_entries(
     entries: Sequence[RunEntry],
     *,
     reports_dir: Path | None = None,
-    timeout: int = 1800,
+    timeout: int | None = None,
     echo: Callable[[str], None] = print,
     index_entries: Sequence[RunEntry] | None = None,
+    settings: RunSettings | None = None,
 ) -> RunOutcome:
-    """Validate all entries first (nothing runs if any is wrong), then execute each in turn.
+    """Validate all entries first (nothing runs if any is wrong), then execute each run in turn.
 
-    ``index_entries`` (default: ``entries``) are the entries listed on each run's index page,
-    so running one notebook of a run keeps the others on its index.
+    Parameters
+    ----------
+    entries : sequence of RunEntry
+        What to execute, grouped by ``run`` (the output folder ``reports/<run>``).
+    reports_dir : Path, optional
+        Default :data:`analysis.config.REPORTS_DIR`.
+    timeout : int, optional
+        Seconds per cell for every entry (the CLI's ``--timeout``); otherwise an entry's own
+        ``timeout``, else ``settings.cell_timeout``.
+    echo : callable
+        Receives progress lines (also appended to ``reports/<run>/run.log``).
+    index_entries : sequence of RunEntry, optional
+        Entries listed on each run's index page (default ``entries``), so running one notebook
+        of a run keeps the others on its index.
+    settings : RunSettings, optional
+        Defaults of ``workbench.toml``'s ``[settings]``.
+
+    Raises
+    ------
+    RunConfigError
+        Bad parameters; nothing ran.
+    RunLockedError
+        Another live process is running one of these runs; nothing ran for that run or after.
     """
+    settings = settings or RunSettings()
+    reports_dir = Path(reports_dir) if reports_dir is not None else config.REPORTS_DIR
     validated = [(entry, validate_parameters(entry)) for entry in entries]
     ensure_kernel(echo)
-    outcomes = []
-    for i, (entry, params) in enumerate(validated, start=1):
-        echo(f"[{i}/{len(validated)}] {entry.run}/{entry.name}: running {entry.notebook.name}")
-        outcome = run_entry(entry, params, reports_dir=reports_dir, timeout=timeout)
-        if outcome.ok:
-            echo(f"      ok in {outcome.seconds:.1f} s -> {outcome.html}")
-        else:
-            echo(f"      FAILED after {outcome.seconds:.1f} s: {outcome.error.splitlines()[0]}")
-            echo(f"      executed notebook with the error: {outcome.failed_notebook}")
-        outcomes.append(outcome)
-    for run in dict.fromkeys(e.run for e in entries):
-        index = write_index(run, index_entries or entries, reports_dir=reports_dir)
-        echo(f"index: {index}")
+    outcomes: list[EntryOutcome] = []
+    runs = list(dict.fromkeys(e.run for e in entries))
+    for run in runs:
+        chosen = [(e, p) for e, p in validated if e.run == run]
+        out_dir = reports_dir / run
+        with run_logger(out_dir, echo) as log, run_lock(out_dir, command="workbench run", echo=log):
+            outcomes += _run_locked(run, chosen, out_dir, reports_dir, timeout, settings, log)
+            pause_point("index", log)
+            index = write_index(run, index_entries or entries, reports_dir=reports_dir)
+            log(f"index: {index}")
+            top = write_top_index(reports_dir=reports_dir)
+            log(f"all runs: {top}")
     return RunOutcome(outcomes)
+
+
+def _run_locked(
+    run: str,
+    chosen: Sequence[tuple[RunEntry, dict[str, Any]]],
+    out_dir: Path,
+    reports_dir: Path,
+    timeout: int | None,
+    settings: RunSettings,
+    log: Callable[[str], None],
+) -> list[EntryOutcome]:
+    """Execute one run's entries while holding its lock; record the run in its history."""
+    started = datetime.now(UTC)
+    for leftover in clean_staging(out_dir):
+        log(f"removed {leftover.name}, left by an interrupted run")
+    pause_point("start", log)
+    outcomes = []
+    for i, (entry, params) in enumerate(chosen, start=1):
+        seconds = timeout or entry.timeout or settings.cell_timeout
+        log(f"[{i}/{len(chosen)}] {entry.run}/{entry.name}: running {entry.notebook.name}")
+        outcome = run_entry(entry, params, reports_dir=reports_dir, timeout=seconds, echo=log)
+        if outcome.ok:
+            log(f"      ok in {outcome.seconds:.1f} s -> {outcome.html}")
+        else:
+            log(f"      FAILED after {outcome.seconds:.1f} s: {outcome.error.splitlines()[0]}")
+            log(f"      executed notebook with the error: {outcome.failed_notebook}")
+        outcomes.append(outcome)
+    manifest_hashes = sorted({_dataset_hash(p["dataset"]) for _, p in chosen})
+    record_run(
+        run,
+        {
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "ok": all(o.ok for o in outcomes),
+            "entries": [
+                {
+                    "name": o.entry.name,
+                    "title": o.entry.display_title,
+                    "ok": o.ok,
+                    "seconds": round(o.seconds, 1),
+                    "error": o.error.splitlines()[0] if o.error else "",
+                }
+                for o in outcomes
+            ],
+            "dataset_hashes": manifest_hashes,
+            "package_version": package_version(),
+        },
+        reports_dir=reports_dir,
+    )
+    return outcomes
+
+
+def _dataset_hash(dataset: str) -> str:
+    try:
+        return str(read_manifest(dataset).get("content_hash", "?"))
+    except FileNotFoundError:
+        return "?"

@@ -120,7 +120,7 @@ def test_ingest_newer_export_appends(tmp_path, monkeypatch):
 def test_ingest_infer_replies_flag_calls_the_model(tmp_path, monkeypatch):
     import types
 
-    _processed(tmp_path, monkeypatch)
+    processed = _processed(tmp_path, monkeypatch)
     seen = []
 
     def infer_replies(messages, members=None, *, model=None):
@@ -134,3 +134,5 @@ def test_ingest_infer_replies_flag_calls_the_model(tmp_path, monkeypatch):
     result = runner.invoke(app, ["ingest", str(export), "--infer-replies"])
     assert result.exit_code == 0, result.output
     assert seen == [3]
+    # a result.json is named after its folder
+    assert (processed / "x" / "manifest.json").is_file()

@@ -3,6 +3,11 @@
 Format defined in the package docstring (:mod:`analysis.synth`). Memory stays proportional to the
 simulation's numpy arrays, never to a list of all message dicts: messages are written in chunks
 and repeated pieces (names, message texts) are serialised once.
+
+With ``SynthConfig.hostile_strings`` the writer swaps in hostile user text
+(:data:`~analysis.synth.texts.HOSTILE_NAMES` for a few ordinary members spread over the roster,
+the community-name and topic-title suffixes, :data:`~analysis.synth.texts.HOSTILE_TEXTS` for
+some thread openers). It draws no random numbers, so every id, time and count is unchanged.
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ import numpy as np
 
 from analysis.synth.clock import DAY, MSK, iso_times
 from analysis.synth.config import TOPICS
-from analysis.synth.kinds import BOT, INTRO, JOIN, TOPIC
-from analysis.synth.texts import DIGEST, EMOJI, TEMPLATES, THINGS
+from analysis.synth.kinds import BOT, INTRO, JOIN, ROOT, TOPIC
+from analysis.synth.texts import (
+    DIGEST,
+    EMOJI,
+    HOSTILE_COMMUNITY_SUFFIX,
+    HOSTILE_NAMES,
+    HOSTILE_TEXTS,
+    HOSTILE_TOPIC_SUFFIXES,
+    TEMPLATES,
+    THINGS,
+)
 
 if TYPE_CHECKING:
     from analysis.synth.model import Simulation
 
-__all__ = ["write_telegram_export"]
+__all__ = ["display_names", "topic_titles", "write_telegram_export"]
 
 
 _JOINED = '"action": "join_group_by_link", "inviter": "Group", "text": "", "text_entities": []}'
@@ -47,10 +61,13 @@ def write_telegram_export(
     chat_id : int
         The export's ``id``.
     """
-    names, uid = [_dumps(x) for x in sim.name], sim.uid
+    hostile = bool(getattr(sim.cfg, "hostile_strings", False))
+    names, uid = [_dumps(x) for x in display_names(sim)], sim.uid
+    titles = topic_titles(hostile)
+    community = sim.cfg.community_name + (HOSTILE_COMMUNITY_SUFFIX if hostile else "")
     e_start = np.searchsorted(rx["msg"], np.arange(ev["t"].size + 1))
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(f'{{\n "name": {_dumps(sim.cfg.community_name)},\n "type": "public_supergroup",\n')
+        fh.write(f'{{\n "name": {_dumps(community)},\n "type": "public_supergroup",\n')
         fh.write(f' "id": {chat_id},\n "messages": [\n')
         for lo in range(0, ev["t"].size, 50_000):
             hi = min(lo + 50_000, ev["t"].size)
@@ -74,7 +91,7 @@ def write_telegram_export(
                         f'"actor": {names[0]}, "actor_id": "{uid[0]}", "action": "topic_created", '
                     )
                     line += (
-                        f'"title": {_dumps(TOPICS[topic[j]])}, "text": "", "text_entities": []}}'
+                        f'"title": {_dumps(titles[topic[j]])}, "text": "", "text_entities": []}}'
                     )
                 else:
                     line += f'"from": {names[who]}, "from_id": "{uid[who]}", '
@@ -84,7 +101,8 @@ def write_telegram_export(
                         text = _digest(sim, (t[j] + MSK) // DAY)
                         line += _body(text, [{"type": "plain", "text": text}])
                     else:
-                        line += _text_json(k, variant[j], sim.first_name[who] if k == INTRO else "")
+                        first = sim.first_name[who] if k == INTRO else ""
+                        line += _text_json(k, variant[j], first, hostile)
                     if starts[j + 1] > starts[j]:
                         line += (
                             f', "reactions": [{", ".join(reactions[starts[j] : starts[j + 1]])}]'
@@ -93,7 +111,32 @@ def write_telegram_export(
                 lines.append(line)
             fh.write(("  " if lo == 0 else ",\n  ") + ",\n  ".join(lines))
         fh.write("\n ]\n}\n")
-    return {title: int(ev["topic_ids"][i]) for i, title in enumerate(TOPICS)}
+    return {title: int(ev["topic_ids"][i]) for i, title in enumerate(titles)}
+
+
+def display_names(sim: Simulation) -> np.ndarray:
+    """Everyone's display name as written; with ``hostile_strings`` some are hostile.
+
+    The hostile names go to ordinary members spread evenly over the roster (staff, the bot and
+    the first member keep theirs), so some of them post and react in any community size.
+    """
+    names = np.array(sim.name, dtype=object)
+    if not getattr(sim.cfg, "hostile_strings", False):
+        return names
+    first, n = sim.n_staff + 2, names.size
+    step = max(1, (n - first) // (len(HOSTILE_NAMES) + 1))
+    for k, hostile in enumerate(HOSTILE_NAMES):
+        i = first + (k + 1) * step
+        if i < n:
+            names[i] = hostile
+    return names
+
+
+def topic_titles(hostile: bool) -> tuple[str, ...]:
+    """Forum topic titles in ``TOPICS`` order, with the hostile suffixes when asked."""
+    if not hostile:
+        return TOPICS
+    return tuple(t + s for t, s in zip(TOPICS, HOSTILE_TOPIC_SUFFIXES, strict=True))
 
 
 def _reactions_json(rx: dict, rows: slice, names: list[str], uid: np.ndarray) -> list[str]:
@@ -133,9 +176,14 @@ def _body(text: Any, entities: list[dict[str, str]]) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _text_json(kind: int, variant: int, first: str) -> str:
-    """``"text": ..., "text_entities": ...`` of a message, serialised; ``variant`` picks wording."""
+def _text_json(kind: int, variant: int, first: str, hostile: bool = False) -> str:
+    """``"text": ..., "text_entities": ...`` of a message, serialised; ``variant`` picks wording.
+
+    With ``hostile``, thread openers whose ``variant % 7 == 0`` use a hostile text instead.
+    """
     template = TEMPLATES[kind][variant % len(TEMPLATES[kind])]
+    if hostile and kind == ROOT and variant % 7 == 0:
+        template = HOSTILE_TEXTS[(variant // 7) % len(HOSTILE_TEXTS)]
     thing = THINGS[(variant // 16) % len(THINGS)]
     fill = {
         "thing": thing,

@@ -21,6 +21,10 @@ __all__ = [
     "DIGEST",
     "EMOJI",
     "EMOJI_P",
+    "HOSTILE_COMMUNITY_SUFFIX",
+    "HOSTILE_NAMES",
+    "HOSTILE_TEXTS",
+    "HOSTILE_TOPIC_SUFFIXES",
     "TEMPLATES",
     "THINGS",
     "draw_names",
@@ -136,3 +140,40 @@ TEMPLATES: dict[int, tuple] = {
         ("Спасибо ", (_B, "огромное"), "! Разобрался 🙂"),
     ),
 }
+
+
+# ---- hostile user text (SynthConfig.hostile_strings) -------------------------------------------
+#: Display names given to a few ordinary members when ``hostile_strings`` is on: markup that
+#: would run script if unescaped, a ``javascript:`` URL, right-to-left overrides (U+202E,
+#: U+202C, U+2067) that reverse the text after them, template syntax and a 10,000-character name.
+#: Every one must appear in HTML as inert text.
+HOSTILE_NAMES = (
+    '<script>document.title="pwned-name"</script>',
+    "<img src=x onerror=\"document.title='pwned-img'\">",
+    "<a href=\"javascript:document.title='pwned-link'\">Click me</a>",
+    "javascript:document.title='pwned-url'",
+    "Анна \u202eгнилос\u202c Petrova",
+    '"><svg onload="document.title=\'pwned-svg\'"></svg>',
+    "\u2067Admin\u2069 {{7*7}} ${7*7} <!--",
+    "Долгое Имя " + "Ж" * 10_000,
+)
+#: Appended to the community's name (the title block of every report shows it).
+HOSTILE_COMMUNITY_SUFFIX = ' <script>document.title="pwned-community"</script> \u202eabc\u202c'
+#: Appended to the forum topic titles, in ``TOPICS`` order (channel names in tables and plots).
+#: No ``$`` (matplotlib would read it as mathtext) and no bidi controls (fonts lack the glyphs).
+HOSTILE_TOPIC_SUFFIXES = (
+    ' <script>document.title="pwned-topic"</script>',
+    " <img src=x onerror=\"document.title='pwned-topic-img'\">",
+    ' <a href="javascript:document.title=1">link</a>',
+    " </td></tr></table><b>broken</b>",
+)
+#: Thread openers written instead of the usual wording for some roots (variant % 7 == 0).
+HOSTILE_TEXTS = (
+    '<script>document.title="pwned-text"</script> Is this escaped?',
+    (
+        "See ",
+        ("text_link", "this guide", "javascript:document.title='pwned-href'"),
+        " <img src=x onerror=\"document.title='pwned-text-img'\">",
+    ),
+    '\u202eReversed text\u202c and <iframe src="https://example.com"></iframe>',
+)
