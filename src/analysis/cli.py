@@ -82,11 +82,12 @@ def describe_manifest(manifest: dict) -> list[str]:
             f"  appended {int(prov['messages.incremental.appended_n']):,} new messages; "
             f"{int(prov['messages.incremental.already_present_n']):,} were already there"
         )
+    statuses = ("observed", "inferred", "mixed", "partial", "absent")
     by_status: dict[str, list[str]] = {}
     for field, status in prov.items():
-        if not field.endswith("_n") and "." in field and status.isalpha():
+        if not field.endswith("_n") and "." in field and status in statuses:
             by_status.setdefault(status, []).append(field)
-    for status in ("observed", "inferred", "mixed", "partial", "absent"):
+    for status in statuses:
         if by_status.get(status):
             lines.append(f"  {status + ':':<10} " + ", ".join(sorted(by_status[status])))
     return lines
@@ -171,7 +172,9 @@ def ingest(
                 path, _column_map(map_), platform=platform, timezone=timezone
             )
             format = "generic"
-        dataset = name or (path.stem if path.is_file() else path.name)
+        # a Telegram result.json is named after its folder (ChatExport_2024-05-01/result.json)
+        default = path.parent.name if path.name == "result.json" else path.stem
+        dataset = name or (default if path.is_file() else path.name)
         manifest = ingest_folder(
             path,
             dataset,
