@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/network.py --members 10000 --cap 120
     .venv/bin/python benchmarks/network.py --million             # also 1M members (slow)
     .venv/bin/python benchmarks/network.py --processed DIR       # reuse an ingested dataset
+    .venv/bin/python benchmarks/network.py --direct 1000000 --messages 10000000
+                                      # canonical tables drawn directly (no export, no ingest)
 
 Each size: simulate the Telegram export (analysis.synth), ingest it, write the processed parquet,
 open it on DuckDB, build the reply graph, then time each metric of the broker/dependency set with
@@ -97,6 +99,73 @@ def _stages(k: int, seed: int) -> dict[str, dict[str, Callable[[], Any]]]:
 STAGES: dict[str, dict[str, Callable[[], Any]]] = {}
 
 
+def direct_dataset(out: Path, members: int, messages: int, seed: int) -> None:
+    """Canonical ``members``/``messages`` parquet drawn with numpy, for sizes the simulator's
+    export → ingest path cannot reach quickly.
+
+    Authors have Zipf-like activity (weights ∝ rank^-0.8); 30% of messages start a thread, the
+    rest reply to a uniformly chosen earlier message of the same thread (threads are drawn with
+    weights ∝ their age rank, so recent threads get the replies); 1% of members are staff.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, members + 1) ** 0.8
+    author = rng.choice(members, size=messages, p=weights / weights.sum())
+    is_root = rng.random(messages) < 0.3
+    is_root[0] = True
+    root_index = np.flatnonzero(is_root)
+    # each reply goes to a thread started before it (a recent one: offset ~ geometric)
+    k = np.cumsum(is_root) - 1
+    back = np.minimum(rng.geometric(0.05, messages) - 1, k)
+    thread_of = root_index[k - back]
+    parent = np.where(is_root, -1, thread_of)
+    replies = np.flatnonzero(~is_root)
+    # half of the replies answer the previous reply in the thread instead of the root
+    prev = np.full(messages, -1)
+    order = np.lexsort((np.arange(messages), thread_of))
+    same = np.r_[False, thread_of[order][1:] == thread_of[order][:-1]]
+    prev[order[same]] = order[np.flatnonzero(same) - 1]
+    deeper = replies[(rng.random(replies.size) < 0.5) & (prev[replies] >= 0)]
+    parent[deeper] = prev[deeper]
+    t0 = pd.Timestamp("2023-01-01", tz="UTC").value
+    created = t0 + np.sort(rng.integers(0, 365 * 86_400, messages)) * 1_000_000_000
+    ids = np.char.add("m", np.arange(messages).astype(str))
+    member_ids = np.char.add("u", np.arange(members).astype(str))
+    frame = pd.DataFrame(
+        {
+            "message_id": ids,
+            "platform": "bench",
+            "channel_id": "c1",
+            "thread_id": ids[thread_of],
+            "member_id": member_ids[author],
+            "created_at": pd.to_datetime(created, utc=True),
+            "reply_to_id": np.where(parent >= 0, ids[np.maximum(parent, 0)], None),
+            "reply_source": np.where(parent >= 0, "explicit", "none"),
+            "kind": "message",
+            "text": None,
+            "text_len": np.zeros(messages, np.int64),
+            "n_reactions": np.zeros(messages, np.int64),
+        }
+    )
+    people = pd.DataFrame(
+        {
+            "member_id": member_ids,
+            "platform": "bench",
+            "joined_at": pd.Timestamp("2022-12-01", tz="UTC"),
+            "source": None,
+            "is_staff": rng.random(members) < 0.01,
+            "is_bot": False,
+            "display_name": None,
+            "referred_by": None,
+        }
+    )
+    from analysis.schema import Tables
+
+    write_dataset(Tables(members=people, messages=frame), out, sources=[])
+
+
 def run(members: int, seed: int, k: int, cap: float, processed: Path | None) -> None:
     global STAGES
     print(f"\n== {members:,} members ==" if processed is None else f"\n== {processed} ==")
@@ -141,7 +210,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=500, help="betweenness pivots")
     parser.add_argument("--cap", type=float, default=300.0, help="networkx time cap (s)")
     parser.add_argument("--processed", type=Path, nargs="*", default=[])
+    parser.add_argument("--direct", type=int, help="members, tables drawn directly")
+    parser.add_argument("--messages", type=int, default=10_000_000, help="with --direct")
     args = parser.parse_args()
+    if args.direct:
+        with tempfile.TemporaryDirectory(prefix="wb-net-direct-") as tmp:
+            t, _ = timed(lambda: direct_dataset(Path(tmp), args.direct, args.messages, args.seed))
+            print(f"{'draw canonical tables + write parquet':40s} {t:9.1f} s")
+            run(0, args.seed, args.k, args.cap, Path(tmp))
+        return
     if args.processed:
         for path in args.processed:
             run(0, args.seed, args.k, args.cap, path)
