@@ -84,7 +84,8 @@ def describe_manifest(manifest: dict) -> list[str]:
         )
     statuses = ("observed", "inferred", "mixed", "partial", "absent")
     by_status: dict[str, list[str]] = {}
-    for field, status in prov.items():
+    for field, value in prov.items():
+        status = value.split(" ", 1)[0]  # e.g. "observed (UTC per the dump's documentation)"
         if not field.endswith("_n") and "." in field and status in statuses:
             by_status.setdefault(status, []).append(field)
     for status in statuses:

@@ -136,3 +136,31 @@ def test_ingest_infer_replies_flag_calls_the_model(tmp_path, monkeypatch):
     assert seen == [3]
     # a result.json is named after its folder
     assert (processed / "x" / "manifest.json").is_file()
+
+
+def test_describe_manifest_groups_fields_by_status():
+    from analysis.cli import describe_manifest
+
+    manifest = {
+        "dataset": "d",
+        "content_hash": "0" * 64,
+        "tables": {"members": {"rows": 3}, "messages": {"rows": 1200}},
+        "time_range": {"start": "2024-01-01T00:00:00+00:00", "end": "2024-02-01T00:00:00+00:00"},
+        "sources": [{"path": "a"}, {"path": "b"}],
+        "provenance": {
+            "messages.created_at": "observed (UTC per the dump's documentation)",
+            "messages.reply_to_id": "inferred",
+            "messages.reply_to_id.inferred_n": "7",
+            "members.member_id.key_fingerprint": "deadbeef",
+            "sources.formats": "telegram, generic",
+            "messages.incremental.appended_n": "1000",
+            "messages.incremental.already_present_n": "200",
+        },
+    }
+    lines = describe_manifest(manifest)
+    assert "  messages          1,200 rows" in lines
+    assert "  sources: 2 file(s) (telegram, generic)" in lines
+    assert "  appended 1,000 new messages; 200 were already there" in lines
+    assert "  observed:  messages.created_at" in lines
+    assert "  inferred:  messages.reply_to_id" in lines
+    assert not any("deadbeef" in line or "fingerprint" in line for line in lines)
