@@ -36,6 +36,7 @@ Reactions and mentions
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,7 +95,8 @@ class ChatCollector:
     mid: list[str] = field(default_factory=list)
     channel: list[str] = field(default_factory=list)
     sender: list[str] = field(default_factory=list)
-    created: list[int] = field(default_factory=list)
+    #: UTC nanoseconds, packed (8 bytes per message rather than a list of int objects)
+    created: array = field(default_factory=lambda: array("q"))
     reply_target: list[str | None] = field(default_factory=list)
     thread_hint: list[str | None] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
@@ -285,7 +287,7 @@ def build_tables(
             f"{source}: the export contains no messages; expected at least one message (is this "
             f"the right file, and was the export complete?)."
         )
-    created_ns = np.array(rows.created, dtype=np.int64)
+    created_ns = np.frombuffer(rows.created, dtype=np.int64).copy()
     # the duplicate check is done: free its per-message entries before the frames are built
     rows.seen.clear()
     rows.interned.clear()
@@ -374,7 +376,7 @@ def build_tables(
         mentions=mentions,
     )
     for name in _PER_MESSAGE:  # the frames hold everything now: free the lists (peak memory)
-        getattr(rows, name).clear()
+        del getattr(rows, name)[:]
     return tables, provenance
 
 
