@@ -18,14 +18,16 @@ Replies and threads
 Duplicates
     The same message id twice (overlapping exports, a day file repeated) is dropped and counted
     (``messages.duplicates_dropped_n``) when the repeat is identical in everything kept (sender,
-    time, text, reply target, kind, reactions, mentions); otherwise it is an error naming both
-    places.
+    time, text, reply target, kind, reactions, mentions); otherwise it is an error naming the
+    message id and the file and record of the repeat.
 Members
-    Everyone who posts, acts (service events), reacts by name or is mentioned. ``joined_at`` is the
-    observed join event (Discord ``GuildMemberJoin``, Slack ``channel_join``) when it is not after
-    the member's first activity, else the first activity (``inferred``): the first message, the
-    reacted message's time for a reaction (exports carry no reaction times) or the time of the
-    first message that mentions them. ``display_name`` is the latest non-empty name seen.
+    Everyone who posts, acts (service events), reacts by name or is mentioned. ``first_seen`` is the
+    earliest of: the member's messages and service events, the reacted messages' times for their
+    reactions (exports carry no reaction times), and the messages that mention them.
+    ``joined_at`` is the member's earliest observed join event (Discord ``GuildMemberJoin``,
+    Slack ``channel_join``) when it is not after ``first_seen`` (``observed``), else
+    ``first_seen`` (``inferred``). ``display_name`` is the last non-empty name read (files
+    in the order given, records in file order).
     ``is_bot`` / ``is_staff`` come from the adapter (platform flags); a member flagged once keeps
     the flag.
 Reactions and mentions
@@ -106,7 +108,7 @@ class ChatCollector:
     seen: dict[str, int] = field(default_factory=dict)
     #: one string object per distinct sender id (ids parsed from JSON are new objects each time)
     interned: dict[str, str] = field(default_factory=dict)
-    #: platform id -> display name (latest non-empty one wins: messages are added in file order)
+    #: platform id -> display name (the last non-empty one read wins)
     names: dict[str, str] = field(default_factory=dict)
     bots: set[str] = field(default_factory=set)
     staff: set[str] = field(default_factory=set)

@@ -36,7 +36,7 @@ Kinds
     reply.
 Members
     Authors, named reactors and mentioned users (``mentions``). ``display_name`` = ``nickname``,
-    else ``name`` (the latest seen). ``is_bot`` = ``isBot``. ``joined_at`` is observed from the
+    else ``name`` (the last one read). ``is_bot`` = ``isBot``. ``joined_at`` is observed from the
     member's ``GuildMemberJoin`` message when not after their first activity, else inferred
     (first message, reacted message, or first message mentioning them). ``is_staff`` is False:
     exports list role names but not permissions (provenance ``absent``); ``source`` and
