@@ -200,17 +200,43 @@ def run(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="Run configuration (workbench.toml).")
     ] = None,
-    timeout: Annotated[int, typer.Option(help="Seconds allowed per notebook cell.")] = 1800,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds allowed per notebook cell (default: [settings] cell_timeout in "
+            "workbench.toml, else 1800)."
+        ),
+    ] = None,
 ) -> None:
-    """Execute the notebooks listed in workbench.toml and export their reports."""
-    from analysis.runner import RunConfigError, load_run_config, run_entries, select_entries
+    """Execute the notebooks listed in workbench.toml and export their reports.
 
+    Safe under cron: one run at a time per reports/<run> (exit code 3 names the lock holder),
+    progress appended to reports/<run>/run.log, exit code 1 if a notebook failed, timed out or
+    its kernel died (its executed notebook is kept under reports/<run>/_failed/ and the last good
+    report stays in place), exit code 2 for a configuration error (nothing runs).
+    """
+    from analysis.runner import (
+        RunConfigError,
+        RunLockedError,
+        load_run_config,
+        load_run_settings,
+        run_entries,
+        select_entries,
+    )
+
+    if timeout is not None and timeout <= 0:
+        raise _fail(f"--timeout must be a positive number of seconds, got {timeout}")
     try:
         entries = load_run_config(config_file)
+        settings = load_run_settings(config_file)
         chosen = select_entries(entries, names or [])
-        outcome = run_entries(chosen, timeout=timeout, echo=_echo, index_entries=entries)
+        outcome = run_entries(
+            chosen, timeout=timeout, echo=_echo, index_entries=entries, settings=settings
+        )
     except RunConfigError as exc:
         raise _fail(str(exc)) from None
+    except RunLockedError as exc:
+        raise _fail(str(exc), code=3) from None
     if not outcome.ok:
         names_failed = ", ".join(f"{o.entry.run}/{o.entry.name}" for o in outcome.failed)
         raise _fail(f"{len(outcome.failed)} notebook(s) failed: {names_failed}", code=1)
@@ -230,44 +256,92 @@ def demo(
         bool, typer.Option(help="Regenerate the raw demo export even if one exists.")
     ] = False,
     config_file: Annotated[Path | None, typer.Option("--config")] = None,
+    hostile: Annotated[
+        bool,
+        typer.Option(
+            help="Seed member, community and topic names and some messages with hostile text "
+            "(<script>, onerror=, javascript: links, right-to-left overrides, a 10,000-character "
+            "name) so the reports prove they escape it."
+        ),
+    ] = True,
 ) -> None:
-    """Generate the demo community, ingest it and produce its reports."""
+    """Generate the demo community, ingest it and produce its reports.
+
+    The demo community carries hostile user text by default (``--no-hostile`` to leave it out);
+    reports must show it as inert text. Two demos on one dataset cannot overlap: the second
+    exits with code 3 naming the first (lock ``data/processed/.<dataset>.lock``).
+    """
     from dataclasses import replace
 
-    from analysis.runner import RunConfigError, load_run_config, run_entries, select_entries
+    from analysis.run_lock import RunLockedError, pause_point, run_lock
+    from analysis.runner import (
+        RunConfigError,
+        load_run_config,
+        load_run_settings,
+        run_entries,
+        select_entries,
+    )
 
     t0 = time.perf_counter()
     raw = config.DATA_RAW / dataset
-    _echo(f"[1/3] demo community ({members:,} members, seed {seed}) -> {raw}")
-    generate_demo(raw, members=members, seed=seed, force=force)
-    _echo(f"[2/3] ingest -> {config.DATA_PROCESSED / dataset}")
-    manifest = ingest_folder(raw, dataset)
-    for line in describe_manifest(manifest):
-        _echo(line)
-    _echo("[3/3] notebooks -> reports")
     try:
+        with run_lock(
+            config.DATA_PROCESSED, command="workbench demo", echo=_echo, name=f".{dataset}.lock"
+        ):
+            _echo(f"[1/3] demo community ({members:,} members, seed {seed}) -> {raw}")
+            generate_demo(raw, members=members, seed=seed, force=force, hostile=hostile)
+            pause_point("ingest", _echo)
+            _echo(f"[2/3] ingest -> {config.DATA_PROCESSED / dataset}")
+            manifest = ingest_folder(raw, dataset)
+            for line in describe_manifest(manifest):
+                _echo(line)
+        _echo("[3/3] notebooks -> reports")
         entries = [replace(e, dataset=dataset) for e in load_run_config(config_file)]
         chosen = select_entries(entries, [run_name])
-        outcome = run_entries(chosen, echo=_echo, index_entries=entries)
+        outcome = run_entries(
+            chosen,
+            echo=_echo,
+            index_entries=entries,
+            settings=load_run_settings(config_file),
+        )
     except RunConfigError as exc:
         raise _fail(str(exc)) from None
+    except RunLockedError as exc:
+        raise _fail(str(exc), code=3) from None
     if not outcome.ok:
         raise _fail(f"{len(outcome.failed)} notebook(s) failed; see the lines above", code=1)
     index = config.REPORTS_DIR / run_name / "index.html"
     _echo(f"done in {time.perf_counter() - t0:.0f} s. Open {index}")
 
 
-def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:
+def _export_is_hostile(raw: Path) -> bool:
+    """Whether the demo export in ``raw`` was written with hostile strings (its name says so)."""
+    from analysis.synth.texts import HOSTILE_COMMUNITY_SUFFIX
+
+    try:
+        with open(raw / "telegram" / "result.json", encoding="utf-8") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        return False
+    return json.dumps(HOSTILE_COMMUNITY_SUFFIX, ensure_ascii=False)[1:-1] in head
+
+
+def generate_demo(raw: Path, *, members: int, seed: int, force: bool, hostile: bool = True) -> None:
     """Write the simulated export into ``raw`` unless an identical one is already there.
 
     Raw folders are immutable: an existing demo made with other settings is an error unless
-    ``force`` is given, in which case the whole folder is replaced atomically.
+    ``force`` is given, in which case the whole folder is replaced atomically (the export is
+    written to a hidden staging folder first and renamed, so a killed demo never leaves half a
+    raw folder; the next demo removes the staging folder and starts again).
     """
+    from analysis.run_lock import pause_point
+
     truth_file = raw / "ground_truth.json"
     if raw.exists() and not force:
         if truth_file.exists():
             truth = json.loads(truth_file.read_text(encoding="utf-8"))
-            if truth.get("seed") == seed and truth.get("n_members") == members:
+            same = truth.get("seed") == seed and truth.get("n_members") == members
+            if same and _export_is_hostile(raw) == hostile:
                 _echo("      already generated with these settings; reusing it")
                 return
         raise _fail(
@@ -283,7 +357,8 @@ def generate_demo(raw: Path, *, members: int, seed: int, force: bool) -> None:
         import shutil
 
         shutil.rmtree(staging)
-    generate_community(staging, n_members=members, seed=seed)
+    generate_community(staging, n_members=members, seed=seed, hostile_strings=hostile)
+    pause_point("generate", _echo)
     replace_dir(staging, raw)
 
 

@@ -143,3 +143,68 @@ def test_index_lists_reports_with_findings_and_failures(tmp_path):
     assert "&lt;b&gt;Alive&lt;/b&gt;" in index and "Health &amp; &lt;co&gt;" in index
     assert "Last run failed" in index
     assert datetime.now(UTC).strftime("%Y-%m-%d") in index
+
+
+def test_settings_and_entry_timeouts(tmp_path):
+    from analysis.runner import RunSettings, load_run_settings
+
+    assert load_run_settings(config.RUN_CONFIG).cell_timeout > 0
+    body = '[settings]\ncell_timeout = 42\n[[runs]]\nrun="r"\nname="n"\nnotebook="x"\ndataset="d"\n'
+    assert load_run_settings(_write_toml(tmp_path, body)) == RunSettings(cell_timeout=42)
+    entry = load_run_config(_write_toml(tmp_path, body + "timeout = 7\n"))[0]
+    assert entry.timeout == 7 and not entry.show_names and not entry.show_text
+    with pytest.raises(RunConfigError, match=r"cell_timeout must be a positive .* got 0"):
+        load_run_settings(_write_toml(tmp_path, "[settings]\ncell_timeout = 0\n"))
+    with pytest.raises(RunConfigError, match=r"\[settings\] has unknown fields \['timout'\]"):
+        load_run_settings(_write_toml(tmp_path, "[settings]\ntimout = 5\n"))
+    with pytest.raises(RunConfigError, match=r"#1: 'timeout' must be a positive .* got 'soon'"):
+        load_run_config(_write_toml(tmp_path, body + 'timeout = "soon"\n'))
+    with pytest.raises(RunConfigError, match=r"#1: 'show_names' must be true or false, got 1"):
+        load_run_config(_write_toml(tmp_path, body + "show_names = 1\n"))
+
+
+def test_privacy_switches_need_a_notebook_that_declares_them(dataset):
+    from dataclasses import replace
+
+    entry = _entry(dataset)
+    params = validate_parameters(entry)
+    assert "show_names" not in params  # the notebook does not declare it: nothing passed
+    with pytest.raises(RunConfigError, match=r"show_names = true, but .* no 'show_names'"):
+        validate_parameters(replace(entry, show_names=True))
+    with pytest.raises(RunConfigError, match=r"set 'show_text' as the entry's own field"):
+        validate_parameters(replace(entry, parameters={"show_text": True}))
+
+
+def test_privacy_switch_passed_to_a_notebook_that_declares_it(dataset, tmp_path):
+    from dataclasses import replace
+
+    notebook = tmp_path / "nb.ipynb"
+    cell = new_code_cell('dataset: str = ""\nshow_names: bool = False\nshow_text: bool = False')
+    cell.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[cell],
+        metadata={"kernelspec": {"name": "python3", "display_name": "P", "language": "python"}},
+    )
+    nbformat.write(nb, notebook)
+    entry = RunEntry("r", "n", notebook, str(dataset), {})
+    assert validate_parameters(entry)["show_names"] is False
+    params = validate_parameters(replace(entry, show_names=True))
+    assert params["show_names"] is True and params["show_text"] is False
+
+
+def test_unreadable_notebook_is_a_config_error(dataset, tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    cell = new_code_cell("x = 1")
+    cell.metadata["tags"] = ["parameters"]
+    nbformat.write(new_notebook(cells=[cell]), notebook)  # no kernel or language to parse with
+    with pytest.raises(RunConfigError, match=r"nb.ipynb: cannot read its parameters"):
+        validate_parameters(RunEntry("r", "n", notebook, str(dataset), {}))
+
+
+def test_export_html_has_the_title_block_before_the_findings():
+    block = '<header class="wb-title"><h1>T</h1></header>'
+    html = export_html(
+        _executed_notebook("S."), title="T", footer="<footer>F</footer>", title_block=block
+    )
+    findings_div = html.index('<div class="wb-findings">')
+    assert html.index(block) < findings_div < html.index("<footer>F</footer>")
