@@ -325,3 +325,36 @@ def test_missing_inference_module(tmp_path, pseudo, monkeypatch):
     assert (t.messages["reply_source"] == "none").all()
     with pytest.raises(ReplyInferenceUnavailableError, match="--no-infer-replies"):
         ingest_raw_dir(raw, pseudonymizer=pseudo, infer_replies=True)
+
+
+def test_inferred_threads_match_a_recursive_walk():
+    """Independent check of the thread of inferred replies (chains of inferred links)."""
+    from analysis.ingest._reply_wiring import _inferred_threads
+
+    rng = np.random.default_rng(5)
+    n = 1500
+    ids = [f"c:{i}" for i in range(n)]
+    reply = [None] * n
+    source = ["none"] * n
+    thread = list(ids)
+    for i in range(1, n):
+        r = rng.random()
+        if r < 0.3:  # explicit reply: same thread as its target (targets come earlier)
+            j = int(rng.integers(0, i))
+            reply[i], source[i], thread[i] = ids[j], "explicit", thread[j]
+        elif r < 0.8:  # inferred reply; thread still the message itself
+            reply[i], source[i] = ids[int(rng.integers(0, i))], "inferred"
+    reply[7], source[7] = "c:gone", "inferred"  # target outside the data
+    frame = pd.DataFrame(
+        {"message_id": ids, "reply_to_id": reply, "reply_source": source, "thread_id": thread}
+    )
+
+    def walk(i: int) -> str:
+        if source[i] != "inferred":
+            return thread[i]
+        target = reply[i]
+        return walk(ids.index(target)) if target in ids else target
+
+    inferred = (frame["reply_source"] == "inferred").to_numpy()
+    got = _inferred_threads(frame, inferred, "test")
+    assert got.tolist() == [walk(i) for i in range(n)]
