@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-spark demo test test-fast lab lint format clean
+.PHONY: help setup setup-spark setup-browser demo test test-fast lab lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -37,10 +37,17 @@ $(SPARK_STAMP): $(STAMP)
 
 setup-spark: $(SPARK_STAMP) ## Also install PySpark (and Java if missing)
 
+CHROMIUM := /usr/bin/chromium
+
+setup-browser: ## Install Debian's chromium for the headless browser test (if missing)
+	@test -x $(CHROMIUM) || { \
+	  echo "==> $(CHROMIUM) not found: installing Debian's chromium for tests/e2e/test_browser.py"; \
+	  apt-get update -qq && apt-get install -y -qq chromium; }
+
 demo: setup ## Generate the demo community, ingest it, run the notebooks, export reports/demo/
 	$(BIN)/workbench demo
 
-test: setup-spark ## Run the whole test suite (unit, validation, e2e, Spark parity)
+test: setup-spark setup-browser ## Run the whole test suite (unit, validation, e2e, browser, Spark)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup ## Unit tests only
@@ -58,4 +65,4 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 clean: ## Remove generated data and reports (keeps .venv)
-	rm -rf data/raw/demo data/processed/demo reports/demo
+	rm -rf data/raw/demo data/processed/demo reports/demo reports/_artefacts

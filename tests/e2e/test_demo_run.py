@@ -1,44 +1,25 @@
 """End to end: `workbench demo` on a small simulated community, then scheduled-run failures.
 
-Runs the real command in a subprocess with its own WORKBENCH_HOME, so data/ and reports/ live in
-a temporary folder and the notebooks run on the project's kernel exactly as under cron.
+The demo (``demo`` fixture in ``conftest.py``, once per session) runs the real command in a
+subprocess with its own WORKBENCH_HOME, so data/ and reports/ live in a temporary folder and the
+notebooks run on the project's kernel exactly as under cron. The failure tests at the end
+rewrite ``community_health`` in place.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from analysis import config
 
+from .conftest import STUDIES
+from .conftest import run_workbench as _run
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-WORKBENCH = str(Path(sys.executable).with_name("workbench"))
-STUDIES = ("community_health", "interaction_network", "ab_experiment", "community_to_customer")
-
-
-def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [WORKBENCH, *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_PSEUDONYM_KEY": "e2e-key"}
-    started = time.perf_counter()
-    proc = _run(["demo", "--members", "400", "--seed", "3"], env)
-    elapsed = time.perf_counter() - started
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return home, env, proc, elapsed
 
 
 def test_demo_prints_stages_and_finishes_quickly(demo):
@@ -46,7 +27,8 @@ def test_demo_prints_stages_and_finishes_quickly(demo):
     for stage in ("[1/3] demo community", "[2/3] ingest", "[3/3] notebooks"):
         assert stage in proc.stdout
     assert re.search(r"Open .*reports/demo/index\.html", proc.stdout)
-    assert elapsed < 120, f"small demo took {elapsed:.0f} s"
+    # ~55 s on an idle 2-core machine; the bound leaves room for a machine shared by other jobs
+    assert elapsed < 180, f"small demo took {elapsed:.0f} s"
 
 
 def test_every_report_and_findings_file_exists(demo):
@@ -95,15 +77,46 @@ def test_html_is_self_contained_without_code(demo, study):
 
 
 def test_reports_show_no_member_names_or_platform_ids(demo):
+    """Every stakeholder page (reports, findings, index pages) is scanned for every real display
+    name (authors, joiners, reactors; raw and HTML-escaped) and platform id of the demo export.
+
+    Names of one word (``Anna``) are left out: they are ordinary words that may appear in text.
+    """
+    import html
+
     home = demo[0]
     export = json.loads((home / "data" / "raw" / "demo" / "telegram" / "result.json").read_text())
-    names = {m["from"] for m in export["messages"] if " " in m.get("from", "")}
-    ids = {m["from_id"] for m in export["messages"] if "from_id" in m}
-    assert len(names) > 50 and len(ids) > 100
-    for path in (home / "reports" / "demo").glob("*.*"):
+    people = [(m.get("from"), m.get("from_id")) for m in export["messages"]]
+    people += [(m.get("actor"), m.get("actor_id")) for m in export["messages"]]
+    people += [
+        (r.get("from"), r.get("from_id"))
+        for m in export["messages"]
+        for reaction in m.get("reactions", [])
+        for r in reaction.get("recent", [])
+    ]
+    names = {n for n, _ in people if n and " " in n.strip()}
+    ids = {i for _, i in people if i}
+    names |= {html.escape(n) for n in names}
+    assert len(names) > 100 and len(ids) > 100
+    assert any("<script>" in n for n in names)  # the hostile names are among them
+    pages = [
+        *(home / "reports" / "demo").glob("*.html"),
+        *(home / "reports" / "demo").glob("*.json"),
+    ]
+    pages.append(home / "reports" / "index.html")
+    assert len(pages) >= 2 * len(STUDIES) + 2
+    for path in pages:
         text = path.read_text()
         leaked = [x for x in names | ids if x in text]
         assert not leaked, f"{path.name} shows {leaked[:3]}"
+    # message text stays out of stakeholder reports too (show_text is off)
+    quoted = {m["text"] for m in export["messages"] if isinstance(m.get("text"), str)}
+    quoted = {t for t in quoted if len(t) > 25 and not t.startswith("☀️")}
+    assert len(quoted) > 10
+    for path in pages:
+        text = path.read_text()
+        leaked = [t for t in quoted if t in text or html.escape(t) in text]
+        assert not leaked, f"{path.name} quotes {leaked[:2]}"
 
 
 def test_raw_export_is_not_rewritten_by_a_second_demo(demo):

@@ -313,3 +313,40 @@ def test_ground_truth_is_complete_and_serialisable(community):
     assert set(d["experiment"]["metrics"]) == {"first_post_7d", "retained_week4"}
     assert set(d["purchase"]["coefficients"]) == {"intercept", "interest", "member"}
     assert d["start"] == "2024-01-01T00:00:00Z" and d["end"] == "2025-01-01T00:00:00Z"
+
+
+# ---- hostile strings (SynthConfig.hostile_strings) -----------------------------------------------
+def test_hostile_strings_change_only_text(tmp_path):
+    from analysis.synth.texts import (
+        HOSTILE_COMMUNITY_SUFFIX,
+        HOSTILE_NAMES,
+        HOSTILE_TEXTS,
+        HOSTILE_TOPIC_SUFFIXES,
+    )
+
+    plain = generate_community(tmp_path / "plain", n_members=200, seed=5)
+    hostile = generate_community(tmp_path / "hostile", n_members=200, seed=5, hostile_strings=True)
+    for name in ("members.csv", "customers.csv", "orders.csv", "assignments.csv"):
+        assert (tmp_path / "plain" / name).read_bytes() == (
+            tmp_path / "hostile" / name
+        ).read_bytes()
+    load = lambda d: json.loads((tmp_path / d / "telegram" / "result.json").read_text("utf-8"))  # noqa: E731
+    a, b = load("plain"), load("hostile")
+    assert b["name"] == a["name"] + HOSTILE_COMMUNITY_SUFFIX
+    keys = ("id", "type", "date_unixtime", "from_id", "actor_id", "reply_to_message_id")
+    assert [[m.get(k) for k in keys] for m in a["messages"]] == [
+        [m.get(k) for k in keys] for m in b["messages"]
+    ]
+    titles = [m["title"] for m in b["messages"] if m.get("action") == "topic_created"]
+    assert all(t.endswith(s) for t, s in zip(titles, HOSTILE_TOPIC_SUFFIXES, strict=True))
+    assert list(hostile.topics) == titles and list(plain.topics.values()) == list(
+        hostile.topics.values()
+    )
+    names = {m.get("from") for m in b["messages"]} | {m.get("actor") for m in b["messages"]}
+    posting = [h for h in HOSTILE_NAMES if h in names]
+    assert len(posting) == len(HOSTILE_NAMES), "every hostile name appears in the export"
+    assert max(len(n) for n in names if n) >= 10_000
+    assert any("\u202e" in n for n in names if n)
+    texts = json.dumps([m.get("text") for m in b["messages"]], ensure_ascii=False)
+    assert json.dumps(HOSTILE_TEXTS[0], ensure_ascii=False)[1:-1] in texts
+    assert "javascript:" in texts
