@@ -90,8 +90,9 @@ def check_rft(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, source: str = "<
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"{source}: row {i}, field '{field}': got {values[i]!r} (frequency={x[i]!r}, "
-                f"recency={t_x[i]!r}, T={T[i]!r}); expected {expected}"
+                f"{source}: row {i}, field '{field}': got {float(values[i])!r} (frequency="
+                f"{float(x[i])!r}, recency={float(t_x[i])!r}, T={float(T[i])!r}); "
+                f"expected {expected}"
             )
 
 

@@ -131,9 +131,7 @@ def customer_summary(
         raise ValueError(
             f"transactions lack column(s) {missing}; they have {list(transactions.columns)}"
         )
-    when = pd.to_datetime(transactions[datetime_col], errors="coerce")
-    if when.dt.tz is None:
-        when = when.dt.tz_localize("UTC")
+    when = pd.to_datetime(transactions[datetime_col], errors="coerce", utc=True)
     amount = pd.to_numeric(transactions[monetary_col], errors="coerce")
     for field, bad, values in (
         (datetime_col, when.isna(), transactions[datetime_col]),
@@ -148,7 +146,7 @@ def customer_summary(
     frame = pd.DataFrame(
         {
             "customer_id": transactions[customer_col].astype(str).to_numpy(),
-            "ordered_at": when.dt.tz_convert("UTC").array,
+            "ordered_at": when.array,
             "amount": amount.astype(float).to_numpy(),
         }
     )

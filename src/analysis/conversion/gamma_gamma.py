@@ -66,8 +66,8 @@ def _check(x: np.ndarray, m: np.ndarray, source: str = "<summary>") -> None:
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"{source}: row {i}, field '{field}': got {values[i]!r}; expected {expected} "
-                f"(Gamma–Gamma uses repeat buyers with positive spend only)"
+                f"{source}: row {i}, field '{field}': got {float(values[i])!r}; expected "
+                f"{expected} (Gamma–Gamma uses repeat buyers with positive spend only)"
             )
 
 
