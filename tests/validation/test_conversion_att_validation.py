@@ -241,3 +241,71 @@ def test_design_is_the_same_on_duckdb_and_spark(engines):
     b = build_design(spark, horizon_days=60, seed=2).frame
     assert len(a) > 100 and a["member"].sum() > 10
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def history_crm(tmp_path_factory):
+    """A simulated community whose CRM plants selection on observed pre-join purchase history
+    (opt-in ``history_selection``), through the real export → ingest → parquet path."""
+    from analysis.data import write_dataset
+    from analysis.ingest import ingest_raw_dir, source_files
+    from analysis.synth import generate_community
+
+    root = tmp_path_factory.mktemp("history_crm")
+    truth = generate_community(
+        root / "raw", n_members=1000, seed=21, history_selection=1.0, order_rate_per_year=1.5
+    )
+    write_dataset(
+        ingest_raw_dir(root / "raw"), root / "processed", sources=source_files(root / "raw")
+    )
+    return Community.load(root / "processed"), truth, root / "raw"
+
+
+def test_history_selection_crm_plants_an_effect_the_adjustment_recovers(history_crm):
+    from analysis.conversion import purchase_rate_by_membership
+
+    community, truth, _ = history_crm
+    planted = truth.purchase
+    assert planted["history_selection"] == 1.0 and planted["n_members_att_90d"] > 300
+    # the naive comparison (by the end of the data) matches the planted expectations
+    naive = purchase_rate_by_membership(community, window_days=None).comparison
+    se1 = np.sqrt(naive.rate_treatment * (1 - naive.rate_treatment) / naive.n_treatment)
+    se0 = np.sqrt(naive.rate_control * (1 - naive.rate_control) / naive.n_control)
+    assert abs(naive.rate_treatment - planted["member_rate_expected"]) < 3 * se1
+    assert abs(naive.rate_control - planted["non_member_rate_expected"]) < 3 * se0
+    assert 0 < planted["att"] < planted["naive_diff_expected"]
+    # the adjusted 90-day effect recovers att_90d; the raw 90-day gap does not
+    result = member_effect(community, horizon_days=90)
+    comparison = result.comparison
+    assert int(result.design.frame["member"].sum()) == planted["n_members_att_90d"]
+    target = planted["att_90d"]
+    # measured: raw gap 0.220 vs planted 0.174 (seed 21, 1,000 members); 0.273 vs 0.183 with
+    # 2,000 members (seed 11). Stronger selection (history_selection 1.5-2) depletes the
+    # never-joiners and the placebo flags it (see analysis.conversion.design).
+    assert comparison.naive_gap - target > 0.03
+    dr = comparison.result("doubly_robust")
+    assert dr.ci_low < target < dr.ci_high
+    for r in comparison.results:
+        assert abs(r.estimate - target) < abs(comparison.naive_gap - target), r.method
+    # the placebo is reported, and here it flags the price of never-joiner controls: members
+    # take accounts one after another all year, so accounts never taken are selected on their
+    # later buying too (measured: adjusted pre-index spend gap 384 RUB, CI 41 to 726, against
+    # a raw gap of 681); on the conversion panel, where each customer decides once, it is null
+    placebo = next(r for r in comparison.placebo if r.method == "doubly_robust")
+    assert 0 < placebo.estimate < placebo.naive_gap
+    assert "Placebo" in result.summary()
+
+
+def test_history_selection_leaves_the_messages_unchanged(tmp_path):
+    from analysis.synth import generate_community
+
+    generate_community(tmp_path / "a", n_members=300, seed=5)
+    generate_community(tmp_path / "b", n_members=300, seed=5, history_selection=1.0)
+    export = "telegram/result.json"
+    assert (tmp_path / "a" / export).read_bytes() == (tmp_path / "b" / export).read_bytes()
+    assert (tmp_path / "a" / "members.csv").read_bytes() == (
+        tmp_path / "b" / "members.csv"
+    ).read_bytes()
+    assert (tmp_path / "a" / "orders.csv").read_bytes() != (
+        tmp_path / "b" / "orders.csv"
+    ).read_bytes()

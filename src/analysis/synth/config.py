@@ -123,6 +123,15 @@ member_response_sigma : float
         A buyer's orders = 1 + Poisson(extra_orders_mean): the first after
         Exponential(45 d) (truncated to the data), the rest uniform after it; amounts lognormal
         (median RUB, log-sd).
+    history_selection, history_lag_days, order_rate_per_year : float, int, float
+        Opt-in CRM with self-selection on *observed* pre-join purchase history
+        (:func:`analysis.synth.crm.draw_crm_history`): with ``history_selection > 0`` accounts
+        buy as Poisson processes (mean ``order_rate_per_year``, log-rate ``purchase_interest_coef
+        · u``), each member takes a free account signed up before joining with probability ∝
+        ``(1 + orders in [J − history_lag_days − 365 d, J − history_lag_days))^history_selection``
+        and joining multiplies the rate by ``exp(purchase_member_coef)``; ``selection_strength``,
+        ``purchase_intercept`` and ``extra_orders_mean`` are then unused. Its own generator
+        leaves the messages unchanged. ``0.0`` (the default) keeps the latent-selection model.
     hostile_strings : bool
         Seed the export with hostile user text to exercise escaping end to end
         (:data:`analysis.synth.texts.HOSTILE_NAMES` and ``HOSTILE_TEXTS``): a few members'
@@ -186,6 +195,9 @@ member_response_sigma : float
     extra_orders_mean: float = 0.6
     amount_median: float = 2500.0
     amount_sigma: float = 0.8
+    history_selection: float = 0.0
+    history_lag_days: int = 90
+    order_rate_per_year: float = 4.0
     hostile_strings: bool = False
 
     def __post_init__(self) -> None:
@@ -261,7 +273,11 @@ class GroundTruth:
         ``att`` = mean over member accounts of ``p(member=1) − p(member=0)`` (the effect of
         membership on P(buy) among members); ``naive_diff_expected`` = mean P(buy) of member
         accounts − that of non-member accounts (both rates also given); ``coefficients``
-        ``{"intercept", "interest", "member"}``; ``selection_strength``.
+        ``{"intercept", "interest", "member"}``; ``selection_strength``. With
+        ``history_selection > 0`` the same keys are defined given each account's pre-selection
+        orders, plus ``att_90d`` (the effect on P(≥1 order within 90 days of joining), the
+        estimand of :func:`analysis.conversion.att_study.member_effect`) and
+        ``n_members_att_90d``; see :func:`analysis.synth.crm.draw_crm_history`.
     interest_groups : dict
         User id → planted interest group of each non-core member (empty when
         ``interest_affinity`` is 0); ``interest_affinity`` as configured.
