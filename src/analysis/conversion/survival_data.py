@@ -180,8 +180,9 @@ def purchase_times(
             f"dataset '{community.name}': no member (excluding staff and bots) is linked to a "
             f"customer; table 'customers', field 'member_id' must hold community member ids."
         )
-    joined = pd.to_datetime(frame["joined_at"], utc=True)
-    first = pd.to_datetime(frame["first_order_at"], utc=True)
+    # one resolution whatever the engine returns (DuckDB: us, Spark: ns)
+    joined = pd.to_datetime(frame["joined_at"], utc=True).dt.as_unit("us")
+    first = pd.to_datetime(frame["first_order_at"], utc=True).dt.as_unit("us")
     first = first.where(first <= end)
     event = first.notna()
     stop = first.where(event, end)
