@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -277,3 +278,35 @@ def test_reply_cycle_and_unlisted_folder(tmp_path, pseudo):
     t = read_slack_export(make_export(tmp_path / "unl", days), pseudonymizer=pseudo)
     assert t.provenance["channels.unlisted_folders_n"] == "1"
     assert len(t.messages) == 6  # the 3 messages of the unlisted folder are not read
+
+
+@pytest.mark.slow
+def test_streams_a_large_day_file(tmp_path, pseudo):
+    """A 20 MB day file in a zip is parsed incrementally, never held whole (reading it whole
+    would hold its bytes and their decoded text: at least twice its size)."""
+    folder = make_export(tmp_path / "exp", {"help/2024-01-10.json": day_help()})
+    big = folder / "general" / "2024-01-10.json"
+    big.parent.mkdir()
+    with open(big, "w", encoding="utf-8") as fh:
+        fh.write("[")
+        for i in range(8_000):
+            m = {
+                "type": "message",
+                "user": f"U{i % 50}",
+                "text": f"message {i}",
+                "ts": ts(i),
+                "attachments": [{"fallback": "x" * 2000, "text": "y" * 400}],
+            }
+            fh.write(("," if i else "") + json.dumps(m))
+        fh.write("]")
+    archive = zip_folder(folder, tmp_path / "big.zip")
+    size = big.stat().st_size
+    assert size > 19e6
+    tracemalloc.start()
+    try:
+        t = read_slack_export(archive, pseudonymizer=pseudo)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(t.messages) == 8_003
+    assert peak < 0.5 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB day file"

@@ -3,9 +3,9 @@
 Part of :mod:`analysis.ingest.slack` (whose docstring states the field mapping). A
 :class:`SlackArchive` gives uniform access to the export's JSON files whether they sit in a zip
 or a folder; :func:`collect_export` checks ``users.json``, the channel lists and every day file
-and hands each message to :class:`~analysis.ingest._threads.ChatCollector`. Day files are small
-(one channel, one day) and are parsed one at a time, so memory grows with what is kept, not with
-the size of the archive.
+and hands each message to :class:`~analysis.ingest._threads.ChatCollector`. Day files are streamed
+with ``ijson`` straight from the zip (:meth:`SlackArchive.iter_list`), so memory grows with what
+is kept, not with the size of the archive or of any one file.
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+import ijson
 
 from analysis.ingest._threads import ChatCollector
 
@@ -128,6 +132,63 @@ class SlackArchive:
         except (zipfile.BadZipFile, OSError) as exc:
             raise SlackExportError(f"{where}: cannot be read from the archive: {exc}.") from None
 
+    def iter_list(self, name: str) -> Iterator[tuple[int, object]]:
+        """Stream the items of member file ``name``, a JSON list, as ``(position, item)``.
+
+        Parsed incrementally with ``ijson`` straight from the zip member or file, so a large day
+        file is never held whole. Errors name the file and the last item read.
+        """
+        where = self.where(name)
+        pos = -1
+        try:
+            if self._zip is not None:
+                fh: BinaryIO = self._zip.open(self._root + name)
+            else:
+                fh = open(self.path / name, "rb")  # noqa: SIM115 (closed below)
+            with fh:
+                head = fh.read(3)
+                head = head[3:] if head == b"\xef\xbb\xbf" else head
+                while head.strip() == b"" and len(head) < 4096:
+                    more = fh.read(64)
+                    if not more:
+                        break
+                    head += more
+                first = head.lstrip()[:1]
+                if first != b"[":
+                    kind = {b"{": "an object", b"": "nothing"}.get(first, f"{first!r}")
+                    raise SlackExportError(
+                        f"{where}: expected a list of messages, got {kind} (a day file of a "
+                        f"Slack export is a JSON list)."
+                    )
+                for pos, item in enumerate(
+                    ijson.items(_Prefixed(head, fh), "item", use_float=True)
+                ):
+                    yield pos, item
+        except ijson.JSONError as exc:
+            text = str(exc).strip()
+            detail = text.splitlines()[0] if text else type(exc).__name__
+            hint = "not UTF-8 text" if "UTF8" in text else "truncated file?"
+            after = f"after [{pos}]" if pos >= 0 else "at the start"
+            raise SlackExportError(f"{where}: not valid JSON {after}: {detail} ({hint}).") from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SlackExportError(f"{where}: cannot be read from the archive: {exc}.") from None
+
+
+class _Prefixed:
+    """A binary stream that first returns ``prefix`` (bytes already read), then ``rest``."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        self._prefix = prefix
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes the stream type with read(0)
+            return b""
+        if self._prefix:
+            out, self._prefix = self._prefix, b""
+            return out
+        return self._rest.read(size)
+
 
 def parse_ts(value: object, where: str, name: str = "ts") -> int:
     """A Slack ``ts`` (``"1452837318.000002"``, unix seconds in UTC) → UTC nanoseconds, exactly."""
@@ -226,12 +287,7 @@ def _collect_day(
     bot_users: dict[str, str],
 ) -> None:
     file = archive.where(name)
-    messages = archive.load(name)
-    if not isinstance(messages, list):
-        raise SlackExportError(
-            f"{file}: expected a list of messages, got a {type(messages).__name__}."
-        )
-    for pos, m in enumerate(messages):
+    for pos, m in archive.iter_list(name):
         if not isinstance(m, dict):
             raise SlackExportError(f"{file}: [{pos}] is a {type(m).__name__}, expected an object.")
         ident = f"{file}: message ts {m['ts']!r}" if "ts" in m else f"{file}: [{pos}]"
