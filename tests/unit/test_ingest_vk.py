@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -176,3 +177,34 @@ def test_sniffing(tmp_path):
     assert not is_vk_export(discord)
     assert not is_vk_export(tmp_path / "missing.json")
     assert not is_vk_export(write(tmp_path, copy.deepcopy([1, 2]), "list.json"))
+
+
+@pytest.mark.slow
+def test_streams_a_large_response(tmp_path, pseudo):
+    """A 15 MB saved response is parsed item by item, never held whole."""
+    path = tmp_path / "big.json"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('{"response": {"count": 6000, "items": [')
+        for i in range(6_000):
+            item = {
+                "id": 1000 + i,
+                "owner_id": -5000,
+                "from_id": 10 + i % 40,
+                "date": 1704880800 + i,
+                "post_id": 101,
+                "text": f"comment {i}",
+                "attachments": [{"type": "link", "link": {"description": "z" * 2400}}],
+            }
+            fh.write(("," if i else "") + json.dumps(item))
+        fh.write('], "profiles": [], "groups": []}}')
+    size = path.stat().st_size
+    assert size > 14e6
+    tracemalloc.start()
+    try:
+        t = read_vk_export([WALL, path], pseudonymizer=pseudo)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(t.messages) == 6_002
+    assert t.provenance["messages.reply_to_id.dangling_n"] == "0"
+    assert peak < 0.5 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
