@@ -4,9 +4,9 @@ Each case is a folder ``cases/<name>/`` with the input files and a ``case.toml``
 
 ``target``
     What reads the input: an adapter (``telegram``, ``orders``, ``customers``, ``assignments``,
-    ``roster``), a per-unit experiment table (``unit_table``), the run configuration
-    (``run_config``), or a whole raw dataset folder run through a study (``health``,
-    ``experiment``).
+    ``roster``), the ingest of a raw dataset folder (``raw_dir``), a per-unit experiment table
+    (``unit_table``), the run configuration (``run_config``), or a whole raw dataset folder run
+    through a study (``health``, ``experiment``).
 ``raises`` + ``match``
     The error expected: exception class names separated by ``|`` and a regular expression its
     message must match. Every message must also name what was read (the file or the case
@@ -86,6 +86,7 @@ TARGETS: dict[str, Callable[[Path, dict[str, Any], Path], Any]] = {
     "roster": lambda c, s, t: read_roster(_only(c, "*.csv")),
     "unit_table": lambda c, s, t: _unit_table(c, s),
     "run_config": lambda c, s, t: _run_config(c, t),
+    "raw_dir": lambda c, s, t: _raw(c, t),
     "health": lambda c, s, t: health_overview(_raw(c, t)),
     "experiment": lambda c, s, t: analyse_experiment(_raw(c, t), "e"),
 }
@@ -97,6 +98,12 @@ def _dangling_reply_kept(result: Any) -> None:
     messages = result.messages
     assert messages["reply_to_id"].str.endswith(":999").sum() == 1
     assert result.provenance["messages.reply_to_id.dangling_n"] == "1"
+
+
+def _no_sender_skipped(result: Any) -> None:
+    """A message with no author cannot be attributed: left out, and the count says so."""
+    assert list(result.messages["message_id"]) == ["tg:777:1"]
+    assert result.provenance["messages.skipped_no_sender_n"] == "1"
 
 
 def _mixed_zones_to_utc(result: Any) -> None:
@@ -134,6 +141,7 @@ def _health_runs(result: Any) -> None:
 FALLBACKS: dict[str, Callable[[Any], None]] = {
     "dangling_reply_kept": _dangling_reply_kept,
     "mixed_zones_to_utc": _mixed_zones_to_utc,
+    "no_sender_skipped": _no_sender_skipped,
     "zero_conversions": _zero_conversions,
     "zero_variance": _zero_variance,
     "health_runs": _health_runs,

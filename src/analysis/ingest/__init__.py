@@ -107,6 +107,7 @@ from analysis.schema import Tables
 __all__ = [
     "FORMATS",
     "CsvFormatError",
+    "EmptyDatasetError",
     "FormatUnavailableError",
     "ReplyInferenceUnavailableError",
     "SIDECAR_FILES",
@@ -345,8 +346,18 @@ def ingest_raw_dir(
     if identity is not None:
         combined = apply_identity(combined, identity, pseudonymizer)
     combined.provenance[KEY_FINGERPRINT] = pseudonymizer.fingerprint
+    if combined.messages.empty:
+        read = ", ".join(f"{name}: {len(inputs)} file(s)" for name, inputs in sources.items())
+        raise EmptyDatasetError(
+            f"{raw_dir}: the exports hold no messages ({read}); there is nothing to analyse. "
+            f"Export the chat history again with the date range that holds the conversation."
+        )
     _count_outsiders(combined)
     return combined.validated(source=str(raw_dir))
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset's exports were read correctly but hold no message at all."""
 
 
 def _customers_platform(path: Path, default: str) -> str:
