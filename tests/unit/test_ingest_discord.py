@@ -8,6 +8,7 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -312,3 +313,45 @@ def test_streams_large_json_without_loading_it(tmp_path, pseudo):
     # a json.load of the file alone would hold several times its size in Python objects
     assert peak < 0.5 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_threads_equal_a_walk_up_the_reply_chain(tmp_path, pseudo):
+    """Thread ids from pointer jumping equal a plain walk up each reply chain (1,500 messages:
+    replies to earlier messages and to ids missing from the export)."""
+    rng = np.random.default_rng(7)
+    doc = base_doc()
+    template = doc["messages"][1]
+    n = 1_500
+    parent: dict[str, str | None] = {}
+    messages = []
+    for i in range(n):
+        m = copy.deepcopy(template)
+        m["id"] = str(10**17 + i)
+        m["timestamp"] = "2024-02-01T00:00:00.000+00:00"
+        m["reactions"], m["mentions"] = [], []
+        r = rng.random()
+        target = None
+        if i and r < 0.6:
+            target = str(10**17 + int(rng.integers(0, i)))
+        elif r < 0.7:
+            target = str(10**16 + i)  # not in the export
+        if target is not None:
+            m["reference"] = {"messageId": target}
+        else:
+            m.pop("reference", None)
+        parent[m["id"]] = target
+        messages.append(m)
+    doc["messages"] = messages
+    t = read([write(tmp_path, doc)], pseudo)
+
+    def walk(mid: str) -> str:
+        while parent.get(mid) is not None and mid in parent:
+            mid = parent[mid]
+        return mid
+
+    expected = {f"dc:{mid}": f"dc:{walk(mid)}" for mid in parent}
+    got = dict(zip(t.messages["message_id"], t.messages["thread_id"], strict=True))
+    assert got == expected
+    dangling = sum(1 for mid in parent if parent[mid] is not None and parent[mid] not in parent)
+    assert t.provenance["messages.reply_to_id.dangling_n"] == str(dangling)
+    assert dangling > 50
