@@ -293,3 +293,26 @@ def test_member_effect_runs_end_to_end_on_duckdb():
     assert result.plot() is not None
     with pytest.raises(ValueError, match="outcome must be one of"):
         member_effect(Community.from_tables(panel.tables), outcome="ltv")
+
+
+def test_not_yet_joined_controls_come_from_each_members_risk_set():
+    design = build_design(_community(), controls="not_yet_joined", controls_per_member=4, seed=2)
+    f = design.frame
+    members, controls = f[f["member"] == 1], f[f["member"] == 0]
+    assert list(members["customer_id"]) == ["a"] and len(controls) == 4
+    # at a's join (2024-03-01) only c and e are customers and not members (b, d, f come later)
+    assert set(controls["customer_id"]) <= {"c", "e"}
+    assert (controls["index_at"] == _ts("2024-03-01")).all()
+    assert design.excluded["control_draws_without_risk_set"] == 0
+    # later joiners serve as controls before they join, never after
+    panel = generate_conversion_panel(1500, seed=9)
+    rs = build_design(Community.from_tables(panel.tables), controls="not_yet_joined").frame
+    joined = panel.tables.members.set_index("member_id")["joined_at"]
+    link = panel.tables.customers.set_index("customer_id")["member_id"]
+    ctl = rs[rs["member"] == 0]
+    later = ctl[ctl["customer_id"].map(link).notna()]
+    assert len(later) > 0
+    assert (later["index_at"] < later["customer_id"].map(link).map(joined)).all()
+    assert len(ctl) == 4 * (rs["member"] == 1).sum()
+    with pytest.raises(ValueError, match="controls must be one of"):
+        build_design(_community(), controls="everyone")

@@ -94,6 +94,8 @@ def member_effect(
     horizon_days: int = 90,
     history_days: int = 365,
     placebo_days: int = 90,
+    controls: str = "never_joined",
+    controls_per_member: int = 4,
     propensity_terms: str | None = None,
     seed: int = 0,
     alpha: float = 0.05,
@@ -106,8 +108,10 @@ def member_effect(
         Needs ``customers``, ``orders`` and ``members``.
     outcome : {"purchased", "spend"}
         ≥1 order, or total spend, within ``horizon_days`` of the index date.
-    horizon_days, history_days, placebo_days, seed
-        The design (:func:`analysis.conversion.design.build_design`).
+    horizon_days, history_days, placebo_days, controls, controls_per_member, seed
+        The design (:func:`analysis.conversion.design.build_design`): ``controls`` =
+        ``"never_joined"`` (never-joiners at calendar-matched dates) or ``"not_yet_joined"``
+        (risk-set controls drawn at each member's join date).
     propensity_terms : str, optional
         patsy right-hand side over :data:`analysis.conversion.design.COVARIATES`; default
         :func:`default_terms`. Also used for the doubly robust outcome regression.
@@ -121,6 +125,8 @@ def member_effect(
         horizon_days=horizon_days,
         history_days=history_days,
         placebo_days=placebo_days,
+        controls=controls,
+        controls_per_member=controls_per_member,
         seed=seed,
     )
     frame = design.frame

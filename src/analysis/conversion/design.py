@@ -19,14 +19,23 @@ strictly before, outcomes in ``[index, index + horizon_days)``.
   customer at its index. Customers first seen after every such date are excluded (counted).
 
 Members' index is the event itself and non-members are placed at the same calendar times, so no
-follow-up is counted before the index for either group: no immortal time. Controls are customers
-who never joined during the data; a customer who joins later is a member (index = join), never a
-control (sequential "not yet joined" controls would reuse customers; Hernán & Robins 2016's
-target-trial emulation is the reference for that alternative). The price of never-joiner
-controls: never joining is decided over the whole data, so when joining depends on recent
-buying, non-members are slightly selected on their history *after* their index date too; on the
-planted panel (:mod:`analysis.synth.conversion_panel`) this biases the ATT by about +0.01 (an
-eighth of the planted effect) and the placebo check is the place it shows.
+follow-up is counted before the index for either group: no immortal time. With
+``controls="never_joined"`` (the default) controls are customers who never joined during the
+data; a customer who joins later is a member (index = join), never a control.
+
+The price of never-joiner controls: never joining is decided over the whole data, so when
+joining depends on recent buying, non-members are also selected on their history *after* their
+index date. On the planted panel (:mod:`analysis.synth.conversion_panel`, one decision per
+customer) this biases the ATT by about +0.01 (an eighth of the planted effect); in the demo CRM
+with ``history_selection`` (members take accounts one after another all year) the placebo flags
+it. The placebo check is where it shows.
+
+``controls="not_yet_joined"`` is the sequential (risk-set) alternative (Hernán & Robins 2016,
+target-trial emulation): for each member, ``controls_per_member`` customers are drawn with
+replacement from its risk set — customers first seen by its join date who are not members at
+that date, later joiners included — with index = that join date. A customer can then appear
+several times (rows are treated as independent, so intervals are somewhat too narrow), and a
+control who joins within the horizon counts as a control (biasing the effect towards 0).
 
 Columns of the design frame (times in days; amounts in the orders' currency)
 ------------------------------------------------------------------------------
@@ -64,6 +73,7 @@ from analysis.data import Community, utc_timestamp
 from analysis.results import Result
 
 __all__ = [
+    "CONTROL_DESIGNS",
     "COVARIATES",
     "PLACEBO_COVARIATES",
     "MemberDesign",
@@ -80,6 +90,9 @@ COVARIATES = (
     "days_since_last_order",
     "ever_ordered",
 )
+#: Comparison designs of :func:`build_design` (module docstring).
+CONTROL_DESIGNS = ("never_joined", "not_yet_joined")
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 #: Covariates measured before the placebo window (the placebo analysis adjusts for these only).
 PLACEBO_COVARIATES = ("orders_early", "spend_early", "days_since_first_seen")
 
@@ -172,10 +185,48 @@ def _assign_index(
     return frame[["customer_id", "member", "index_at", "first_seen_at"]], excluded
 
 
+def _risk_set_controls(
+    people: pd.DataFrame,
+    treated: pd.DataFrame,
+    rng: np.random.Generator,
+    per_member: int,
+) -> tuple[pd.DataFrame, int]:
+    """``per_member`` controls for each member, drawn with replacement from its risk set: the
+    customers first seen on or before its join date ``J`` who are not members at ``J`` (never
+    joined, or joined later). Returns the control rows (index = ``J``) and the number of draws
+    that found nobody at risk."""
+    first = people["first_seen_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    joined = people["joined_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    joined = np.where(people["joined_at"].isna().to_numpy(), np.iinfo(np.int64).max, joined)
+    order = np.argsort(first, kind="stable")
+    first_sorted = first[order]
+    at = treated["index_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    n_prefix = np.searchsorted(first_sorted, at, side="right")
+    member_of = np.repeat(np.arange(at.size), per_member)
+    chosen = np.full(member_of.size, -1)
+    pending = np.flatnonzero(n_prefix[member_of] > 0)
+    for _ in range(200):  # rejection sampling; members are a minority of any risk set
+        if pending.size == 0:
+            break
+        m = member_of[pending]
+        cand = order[np.floor(rng.random(pending.size) * n_prefix[m]).astype(int)]
+        ok = joined[cand] > at[m]
+        chosen[pending[ok]] = cand[ok]
+        pending = pending[~ok]
+    found = chosen >= 0
+    rows = people.iloc[chosen[found]].reset_index(drop=True)
+    controls = rows.assign(
+        index_at=treated["index_at"].to_numpy()[member_of[found]],
+        member=0,
+    )
+    return controls, int((~found).sum())
+
+
 def _window_sums_expr(
     index: Any, orders: Any, *, horizon_days: int, history_days: int, placebo_days: int
 ) -> Any:
-    """Per customer (ibis): order counts and amounts in the design's windows, last order before."""
+    """Per (customer, index date) (ibis): order counts and amounts in the design's windows and
+    the last order before the index."""
     joined = index.left_join(orders, index.customer_id == orders.customer_id)
     t, at = joined.ordered_at, joined.index_at
     early_lo = at - ibis.interval(days=placebo_days + history_days)
@@ -185,7 +236,7 @@ def _window_sums_expr(
     recent = (t >= recent_lo) & (t < at)
     post = (t >= at) & (t < post_hi)
     amount = joined.amount
-    return joined.group_by(joined.customer_id).aggregate(
+    return joined.group_by([joined.customer_id, joined.index_at]).aggregate(
         orders_early=amount.count(where=early),
         spend_early=amount.sum(where=early),
         orders_recent=amount.count(where=recent),
@@ -202,6 +253,8 @@ def build_design(
     horizon_days: int = 90,
     history_days: int = 365,
     placebo_days: int = 90,
+    controls: str = "never_joined",
+    controls_per_member: int = 4,
     seed: int = 0,
 ) -> MemberDesign:
     """Build the aligned-index-date design frame (module docstring) from a community.
@@ -214,9 +267,16 @@ def build_design(
         Outcome window after the index.
     history_days, placebo_days : int
         Lengths of the early covariate window and of the placebo (recent) window before the index.
+    controls : {"never_joined", "not_yet_joined"}
+        Who the comparison units are (module docstring): never-joiners at calendar-matched
+        dates, or ``controls_per_member`` customers drawn per member from its risk set.
     seed : int
-        Seed of the non-members' index-date draw (reproducible bit for bit).
+        Seed of the controls' draw (reproducible bit for bit).
     """
+    if controls not in CONTROL_DESIGNS:
+        raise ValueError(f"controls must be one of {CONTROL_DESIGNS}, got {controls!r}")
+    if controls_per_member < 1:
+        raise ValueError(f"controls_per_member must be >= 1, got {controls_per_member}")
     for name, value in (
         ("horizon_days", horizon_days),
         ("history_days", history_days),
@@ -231,7 +291,14 @@ def build_design(
     orders_end = utc_timestamp(orders_end)
     people = _customer_index(community)
     last_index = orders_end - pd.Timedelta(days=horizon_days)
-    frame, excluded = _assign_index(people, np.random.default_rng(seed), last_index)
+    rng = np.random.default_rng(seed)
+    frame, excluded = _assign_index(people, rng, last_index)
+    if controls == "not_yet_joined":
+        treated = frame[(frame["member"] == 1) & (frame["index_at"] <= last_index)]
+        risk_set, missing = _risk_set_controls(people, treated, rng, controls_per_member)
+        frame = pd.concat([frame[frame["member"] == 1], risk_set[frame.columns]], ignore_index=True)
+        excluded["non_members_no_eligible_date"] = 0
+        excluded["control_draws_without_risk_set"] = missing
     exposed = frame["index_at"] + pd.Timedelta(days=horizon_days) <= orders_end
     excluded["members_unexposed"] = int((~exposed & (frame["member"] == 1)).sum())
     excluded["non_members_unexposed"] = int((~exposed & (frame["member"] == 0)).sum())
@@ -254,7 +321,9 @@ def build_design(
             placebo_days=placebo_days,
         )
     )
-    out = frame.merge(sums, on="customer_id", how="left", validate="one_to_one")
+    for part in (frame, sums):
+        part["index_at"] = pd.to_datetime(part["index_at"], utc=True).astype(_UTC_NS)
+    out = frame.merge(sums, on=["customer_id", "index_at"], how="left", validate="many_to_one")
     for col in ("orders_early", "orders_recent", "orders_post"):
         out[col] = out[col].fillna(0).astype(float)
     for col in ("spend_early", "spend_recent", "spend"):
@@ -270,7 +339,7 @@ def build_design(
     out["placebo_spend"] = out["spend_recent"]
     columns = ["customer_id", "member", "index_at", "purchased", "spend", "placebo_spend"]
     out = out[[*columns, *COVARIATES]].sort_values(
-        ["member", "customer_id"], ascending=[False, True]
+        ["member", "customer_id", "index_at"], ascending=[False, True, True], kind="stable"
     )
     return MemberDesign(
         frame=out.reset_index(drop=True),
