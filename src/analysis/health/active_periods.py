@@ -20,7 +20,13 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import activity_events_expr, members_included
-from analysis.health.periods import Period, check_period, period_start_expr
+from analysis.health.periods import (
+    Period,
+    check_period,
+    epoch_seconds,
+    period_start_expr,
+    utc_date_expr,
+)
 
 __all__ = ["active_member_periods_expr", "attributed_reactions"]
 
@@ -46,8 +52,9 @@ def _naive_utc(values: Any) -> pd.Series:
 def _period_ordinal(ts: Any, period: str) -> Any:
     """Consecutive integers for consecutive UTC periods (days since 1970, ISO weeks, months)."""
     if period == "month":
-        return ts.year().cast("int64") * 12 + ts.month().cast("int64") - 1
-    day = ts.epoch_seconds().cast("int64") // 86400
+        date = utc_date_expr(ts)
+        return date.year().cast("int64") * 12 + date.month().cast("int64") - 1
+    day = epoch_seconds(ts) // 86400
     # 1970-01-01 was a Thursday: +3 puts Monday 1969-12-29 at the start of week 0
     return (day + 3) // 7 if period == "week" else day
 

@@ -106,6 +106,17 @@ def activity_expr(
     events = activity_events_expr(community, members, with_channel=by_channel)
     keys = ["period_start", "channel_id"] if by_channel else ["period_start"]
     acts = events.mutate(period_start=period_start_expr(events.at, period))
+    if not community.has("reactions"):
+        # every event is a message: active members are the authors (one aggregation, not two)
+        agg = acts.group_by(keys).aggregate(
+            messages=acts.is_message.sum(), authors=acts.member_id.nunique()
+        )
+        return agg.select(
+            *(agg[k] for k in keys),
+            messages=agg.messages,
+            authors=agg.authors,
+            active_members=agg.authors,
+        ).order_by(keys)
     per_message = acts.filter(acts.is_message == 1)
     active = acts.group_by(keys).aggregate(active_members=acts.member_id.nunique())
     written = per_message.group_by(keys).aggregate(

@@ -21,7 +21,7 @@ from analysis.health.active_periods import (
     _who,
 )
 from analysis.health.activity import activity_events_expr, members_included
-from analysis.health.periods import period_start_expr
+from analysis.health.periods import epoch_seconds, period_start_expr
 from analysis.results import Result
 
 __all__ = ["CohortRetention", "cohort_retention"]
@@ -260,14 +260,14 @@ def cohort_retention(
     m = members.select(
         member_id=members.member_id,
         joined_at=members.joined_at,
-        joined_s=members.joined_at.epoch_seconds().cast("int64"),
+        joined_s=epoch_seconds(members.joined_at),
         cohort_start=period_start_expr(members.joined_at, cohort),
         source=members.source.fill_null("unknown"),
     )
     keys = ["source", "cohort_start"] if by else ["cohort_start"]
     events = activity_events_expr(community, members)
     joined = events.join(m, events.member_id == m.member_id)
-    offset = joined.at.epoch_seconds().cast("int64") - joined.joined_s
+    offset = epoch_seconds(joined.at) - joined.joined_s
     cells = joined.select(
         *[joined[k] for k in keys],
         member_id=joined.member_id,

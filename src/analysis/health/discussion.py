@@ -34,13 +34,13 @@ from analysis.health.periods import (
     epoch_seconds,
     period_floor,
 )
-from analysis.health.thread_table import (
+from analysis.health.thread_queries import (
     ThreadDataNotes,
-    included_messages,
     thread_channels,
     thread_notes,
     thread_values,
 )
+from analysis.health.thread_table import included_messages
 from analysis.results import Result
 
 __all__ = [

@@ -26,7 +26,13 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import members_included
-from analysis.health.periods import Period, check_period, period_index, period_start_expr
+from analysis.health.periods import (
+    Period,
+    check_period,
+    epoch_seconds,
+    period_index,
+    period_start_expr,
+)
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]
@@ -62,12 +68,10 @@ def engagement_per_root_expr(
     roots = msgs.filter(msgs.reply_to_id.isnull()).select(
         root_id=msgs.message_id,
         created_at=msgs.created_at,
-        root_s=msgs.created_at.epoch_seconds().cast("int64"),
+        root_s=epoch_seconds(msgs.created_at),
     )
     replies = msgs.filter(msgs.reply_to_id.notnull() & (msgs.thread_id != msgs.message_id))
-    replies = replies.select(
-        thread_id=replies.thread_id, reply_s=replies.created_at.epoch_seconds().cast("int64")
-    )
+    replies = replies.select(thread_id=replies.thread_id, reply_s=epoch_seconds(replies.created_at))
     pairs = replies.join(roots, replies.thread_id == roots.root_id)
     if seconds is not None:
         pairs = pairs.filter(pairs.reply_s - pairs.root_s < seconds)
@@ -237,9 +241,7 @@ def engagement_rate(
     per_root = engagement_per_root_expr(community, period=period, window=window, **kw)
     if seconds is not None:
         last_s = int(community.last_message_at().timestamp())
-        per_root = per_root.mutate(
-            censored=per_root.created_at.epoch_seconds().cast("int64") + seconds > last_s
-        )
+        per_root = per_root.mutate(censored=epoch_seconds(per_root.created_at) + seconds > last_s)
     else:
         per_root = per_root.mutate(censored=ibis.literal(False))
     counts = per_root.group_by("period_start").aggregate(

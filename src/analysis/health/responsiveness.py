@@ -39,13 +39,13 @@ from analysis.health.periods import (
     epoch_seconds,
     period_start_expr,
 )
-from analysis.health.thread_table import (
+from analysis.health.thread_queries import (
     ThreadDataNotes,
-    shared_thread_table,
     thread_channels,
     thread_notes,
     thread_values,
 )
+from analysis.health.thread_table import shared_thread_table
 from analysis.results import Result
 
 __all__ = [

@@ -26,7 +26,8 @@ from analysis.health.period_results import (
     plain_value,
 )
 from analysis.health.periods import Period, check_period, data_periods, period_start_expr
-from analysis.health.thread_table import included_messages, thread_channels, thread_counts
+from analysis.health.thread_queries import thread_channels, thread_counts
+from analysis.health.thread_table import included_messages
 from analysis.results import Result
 
 __all__ = [
