@@ -211,3 +211,14 @@ def test_members_without_customers():
 def test_no_orders():
     with pytest.raises(EventStudyInputError, match="'orders' is empty"):
         monthly_spend_panel(_community(CUSTOMERS, []))
+
+
+def test_bootstrap_in_chunks_gives_the_same_draws(monkeypatch):
+    import analysis.conversion.event_study as module
+
+    panel = make_staggered_panel(n_customers=200, n_periods=8, cohorts=(3, 5), seed=4).panel
+    whole = event_study_from_panel(panel, n_boot=99, event_window=(-3, 2))
+    monkeypatch.setattr(module, "CHUNK_CELLS", 200 * 7)  # 7 replicates per chunk
+    chunked = event_study_from_panel(panel, n_boot=99, event_window=(-3, 2))
+    pd.testing.assert_frame_equal(whole.estimates, chunked.estimates)
+    assert whole.pretrend_p == chunked.pretrend_p

@@ -50,6 +50,9 @@ from analysis.conversion.event_study_panel import (
 from analysis.data import Community
 from analysis.results import Result
 
+#: Bootstrap weights are drawn in chunks of about this many numbers (replicates × customers).
+CHUNK_CELLS = 4_000_000
+
 
 @dataclass(frozen=True)
 class EventStudyResult(Result):
@@ -209,6 +212,41 @@ def _estimate(
     return att, sizes, counts
 
 
+def _bootstrap(
+    y: np.ndarray, obs: np.ndarray, cohort: np.ndarray, n_boot: int, seed: int
+) -> tuple[dict[tuple[int, int], np.ndarray], dict[int, np.ndarray], dict]:
+    """:func:`_estimate` for the data (row 0) and ``n_boot`` multinomial resamples of units,
+    drawn in chunks so that the weight matrix stays near ``CHUNK_CELLS`` numbers."""
+    n = len(cohort)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_CELLS // max(n, 1))
+    att: dict[tuple[int, int], list[np.ndarray]] = {}
+    sizes: dict[int, list[np.ndarray]] = {}
+    counts: dict = {}
+    done = 0
+    while done < n_boot + 1:
+        rows = min(chunk, n_boot + 1 - done)
+        n_draw = rows - 1 if done == 0 else rows
+        draws = rng.multinomial(n, np.full(n, 1.0 / n), size=n_draw).astype(float)
+        weights = np.vstack([np.ones((1, n)), draws]) if done == 0 else draws
+        part_att, part_sizes, part_counts = _estimate(y, obs, cohort, weights)
+        if done == 0:
+            counts = part_counts
+            att = {k: [v] for k, v in part_att.items()}
+            sizes = {k: [v] for k, v in part_sizes.items()}
+        else:
+            for k in att:
+                att[k].append(part_att[k])
+            for k in sizes:
+                sizes[k].append(part_sizes[k])
+        done += rows
+    return (
+        {k: np.concatenate(v) for k, v in att.items()},
+        {k: np.concatenate(v) for k, v in sizes.items()},
+        counts,
+    )
+
+
 def event_study_from_panel(
     frame: pd.DataFrame,
     *,
@@ -218,10 +256,30 @@ def event_study_from_panel(
     alpha: float = 0.05,
     dropped_no_pre: int = 0,
 ) -> EventStudyResult:
-    """The event study on a long panel (``unit``, ``period``, ``spend``, ``cohort``); pure.
+    """The event study on a long panel; pure (pandas in, result out).
 
-    See the module docstring for the estimator. ``event_window = (lo, hi)`` bounds the event
-    times reported and tested (``lo <= -2`` to have a pre-trend test).
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per observed unit-period: ``unit``, ``period`` (0-based integer month),
+        ``spend`` (finite), ``cohort`` (period the unit's member joined; NaN never joined).
+        Periods a unit is not observed in are absent (not zero).
+    event_window : (int, int)
+        ``(lo, hi)`` event times reported and tested; ``lo <= -2`` for a pre-trend test.
+    n_boot : int
+        Bootstrap resamples of units.
+    seed : int
+        Seed of the bootstrap (results are reproducible bit for bit).
+    alpha : float
+        Intervals are ``1 - alpha``; the pre-trend summary flags ``p < alpha``.
+    dropped_no_pre : int
+        Passed through to the result (units left out upstream for lack of a pre-period).
+
+    Returns
+    -------
+    EventStudyResult
+
+    See the module docstring for the estimator (Callaway & Sant'Anna 2021).
     """
     _check_panel(frame)
     lo, hi = event_window
@@ -231,10 +289,7 @@ def event_study_from_panel(
         raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     y, obs, cohort, _ = _wide(frame)
     n = len(cohort)
-    rng = np.random.default_rng(seed)
-    boot = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
-    weights = np.vstack([np.ones((1, n)), boot])
-    att, sizes, counts = _estimate(y, obs, cohort, weights)
+    att, sizes, counts = _bootstrap(y, obs, cohort, n_boot, seed)
     if not att:
         raise EventStudyInputError(
             "no cohort of joining customers has both a reference month and comparison "
@@ -328,9 +383,27 @@ def spend_event_study(
 ) -> EventStudyResult:
     """Event study of monthly spend around joining (Callaway–Sant'Anna, not-yet-joined controls).
 
+    Parameters
+    ----------
+    community : Community
+        Needs ``members``, ``customers`` (with ``member_id`` links) and ``orders``.
+    event_window : (int, int)
+        Months relative to the join month reported and tested (−1 is the reference).
+    include_never : bool
+        Add never-joined customers (no member link) to the comparison group.
+    start, end : timestamp, optional
+        First and last panel month (default: months of the first and last order).
+    n_boot, seed, alpha
+        As in :func:`event_study_from_panel`.
+
+    Returns
+    -------
+    EventStudyResult
+
     The panel is built on the engine by
-    :func:`~analysis.conversion.event_study_panel.monthly_spend_panel`; ``include_never`` adds
-    never-joined customers to the comparison group. See the module docstring.
+    :func:`~analysis.conversion.event_study_panel.monthly_spend_panel` (definitions there).
+    Cost: the bootstrap is ``O(n_boot × customers × months × cohorts)`` arithmetic, in chunks
+    of about ``CHUNK_CELLS`` weights.
     """
     panel: SpendPanel = monthly_spend_panel(
         community, start=start, end=end, include_never=include_never

@@ -155,11 +155,27 @@ def purchase_times(
 ) -> pd.DataFrame:
     """One row per linked member: the time to first purchase and early engagement.
 
-    Columns: ``member_id``, ``joined_at``, ``first_order_at``, ``entry`` (days),
-    ``time`` (days to the first order, or to the end of the order data), ``event`` (1 bought,
-    0 censored), ``early_messages`` and ``engagement`` (level, see :func:`engagement_levels`).
-    Members who joined after the end of the order data (no follow-up) are dropped. See the
-    module docstring for every definition.
+    Parameters
+    ----------
+    community : Community
+        Needs ``members``, ``messages``, ``customers`` and ``orders``.
+    engagement_days : int
+        Early window (days after joining) for ``early_messages``.
+    cutoffs, labels : sequence
+        Engagement levels, see :func:`engagement_levels`.
+    orders_start, orders_end : timestamp, optional
+        Observation window of the order data (default: first and last ``ordered_at``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``member_id``, ``joined_at``, ``first_order_at``, ``entry`` (days),
+        ``time`` (days to the first order, or to the end of the order data), ``event``
+        (1 bought, 0 censored), ``early_messages`` and ``engagement`` (level, see
+        :func:`engagement_levels`). Members who joined after the end of the order data (no
+        follow-up), or whose first order came before their entry, are dropped.
+
+    See the module docstring for every definition.
     """
     if engagement_days <= 0:
         raise ValueError(
