@@ -4,9 +4,10 @@ Each case is a folder ``cases/<name>/`` with the input files and a ``case.toml``
 
 ``target``
     What reads the input: an adapter (``telegram``, ``orders``, ``customers``, ``assignments``,
-    ``roster``), the ingest of a raw dataset folder (``raw_dir``), a per-unit experiment table
-    (``unit_table``), the run configuration (``run_config``), or a whole raw dataset folder run
-    through a study (``health``, ``experiment``).
+    ``roster``, ``generic`` through the case's ``mapping.toml``), the ingest of a raw dataset
+    folder (``raw_dir``), a per-unit experiment table (``unit_table``), the run configuration
+    (``run_config``), or a whole raw dataset folder run through a study (``health``,
+    ``experiment``).
 ``raises`` + ``match``
     The error expected: exception class names separated by ``|`` and a regular expression its
     message must match. Every message must also name what was read (the file or the case
@@ -87,6 +88,7 @@ TARGETS: dict[str, Callable[[Path, dict[str, Any], Path], Any]] = {
     "unit_table": lambda c, s, t: _unit_table(c, s),
     "run_config": lambda c, s, t: _run_config(c, t),
     "raw_dir": lambda c, s, t: _raw(c, t),
+    "generic": lambda c, s, t: ingest_raw_dir(c / "mapping.toml", pseudonymizer=PSEUDO),
     "health": lambda c, s, t: health_overview(_raw(c, t)),
     "experiment": lambda c, s, t: analyse_experiment(_raw(c, t), "e"),
 }

@@ -126,8 +126,9 @@ def read_unit_table(
         if bad.any():
             raise _fail(
                 source,
-                f"column '{column}': {int(bad.sum())} values are missing or not numbers "
-                f"(lines {_first_rows(bad)}, e.g. {frame.loc[bad, column].iloc[0]!r})",
+                f"column '{column}': {int(bad.sum())} values are missing, infinite or not "
+                f"numbers (lines {_first_rows(bad)}, e.g. '{frame.loc[bad, column].iloc[0]}'); "
+                f"every metric needs a finite number for every unit",
             )
         frame[column] = values.astype(float)
     return UnitTable(
