@@ -222,3 +222,11 @@ def test_bootstrap_in_chunks_gives_the_same_draws(monkeypatch):
     chunked = event_study_from_panel(panel, n_boot=99, event_window=(-3, 2))
     pd.testing.assert_frame_equal(whole.estimates, chunked.estimates)
     assert whole.pretrend_p == chunked.pretrend_p
+
+
+def test_nobody_joins_inside_the_panel():
+    # a joined before its customer record (no pre-month), c joins after the last order month
+    customers = [("cb", "b", "2024-02-01"), ("cx", None, "2024-01-01")]
+    orders = [("cb", "2024-02-03", 8), ("cx", "2024-01-03", 4), ("cx", "2024-03-03", 4)]
+    with pytest.raises(EventStudyInputError, match=r"joins inside the panel 2024-01\.\.2024-03"):
+        spend_event_study(_community(customers, orders))

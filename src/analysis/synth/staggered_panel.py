@@ -74,7 +74,33 @@ def make_staggered_panel(
     start: str = "2023-01-01",
     seed: int = 0,
 ) -> StaggeredPanel:
-    """Draw a planted panel; see the module docstring for the model."""
+    """Draw a planted panel; see the module docstring for the model.
+
+    Parameters
+    ----------
+    n_customers, n_periods : int
+        Customers and calendar months in the panel.
+    cohorts : sequence of int
+        Join periods drawn uniformly for joining customers; each in ``1 .. n_periods - 1`` so
+        that the month before joining is observed.
+    never_share : float
+        Probability that a customer never joins (no member link).
+    effects : sequence of float
+        Dynamic effect on monthly spend at event times ``0, 1, ...``; the last value persists.
+    heterogeneity : float
+        ``h`` in ``τ_g(e) = effects[e] · (1 + h·z_g)``, ``z_g`` from +1 (earliest cohort) to
+        −1 (latest); 0 gives the same effect path to every cohort.
+    base, unit_sd, time_sd, noise_sd : float
+        Mean spend, sd of unit effects, step sd of the month random walk, sd of the noise.
+    start : str
+        First month (UTC).
+    seed : int
+        Seed of the one ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    StaggeredPanel
+    """
     cohorts = sorted(int(g) for g in cohorts)
     if n_customers < 2 or n_periods < 2:
         raise ValueError(
