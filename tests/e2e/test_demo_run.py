@@ -80,7 +80,8 @@ def test_reports_show_no_member_names_or_platform_ids(demo):
     """Every stakeholder page (reports, findings, index pages) is scanned for every real display
     name (authors, joiners, reactors; raw and HTML-escaped) and platform id of the demo export.
 
-    Names of one word (``Anna``) are left out: they are ordinary words that may appear in text.
+    Plain names of one word (``Anna``) are left out: they are ordinary words that may appear in
+    text; one-word hostile names (markup, ``javascript:``) are scanned.
     """
     import html
 
@@ -94,7 +95,7 @@ def test_reports_show_no_member_names_or_platform_ids(demo):
         for reaction in m.get("reactions", [])
         for r in reaction.get("recent", [])
     ]
-    names = {n for n, _ in people if n and " " in n.strip()}
+    names = {n for n, _ in people if n and (" " in n.strip() or set(n) & set("<>:\u202e"))}
     ids = {i for _, i in people if i}
     names |= {html.escape(n) for n in names}
     assert len(names) > 100 and len(ids) > 100
