@@ -21,6 +21,7 @@ from analysis.conversion.gamma_gamma import (
     gamma_gamma_loglik,
     simulate_gamma_gamma,
 )
+from analysis.conversion.ltv import _bootstrap_means, predict_clv
 
 CDNOW_PARAMS = (0.243, 4.414, 0.793, 2.426)
 
@@ -220,3 +221,43 @@ def test_bgnbd_interval_coverage_is_nominal():
         hits += z < 1.96
     # 100 reps: binomial sd 2.2 points; accept 88%..100% for every parameter
     assert np.all(hits / reps >= 0.88), hits / reps
+
+
+@pytest.mark.slow
+def test_ltv_intervals_cover_the_truth():
+    """Parametric-bootstrap intervals of the group means cover the means at the true parameters.
+
+    Target: the mean over the simulated customers of E[Y(26) | x, t_x, T], of E[Z | z̄, x] and of
+    CLV, evaluated at the planted parameters — what the interval (parameter uncertainty only)
+    claims to cover.
+    """
+    bg_true, gg_true = (0.5, 6.0, 0.8, 3.0), (6.0, 4.0, 15.0)
+    rng = np.random.default_rng(1)
+    reps, hits = 50, np.zeros(3)
+    for _ in range(reps):
+        T = rng.uniform(26, 52, size=800)
+        freq, rec = simulate_bgnbd(bg_true, T, seed=rng)
+        spend = np.full(freq.size, np.nan)
+        repeat = freq > 0
+        spend[repeat] = simulate_gamma_gamma(gg_true, freq[repeat], seed=rng)
+        summary = pd.DataFrame({"frequency": freq, "recency": rec, "T": T, "monetary_value": spend})
+        bg = fit_bgnbd(freq, rec, T)
+        gg = fit_gamma_gamma(freq[repeat], spend[repeat])
+        cols = ["expected_purchases", "expected_spend", "clv"]
+        truth = predict_clv(bg_true, gg_true, summary, horizon=26)[cols].mean().to_numpy()
+        draws = _bootstrap_means(
+            bg,
+            gg,
+            summary,
+            np.ones(freq.size),
+            horizon=26,
+            discount_rate=0.0,
+            n_draws=200,
+            rng=rng,
+        )
+        low, high = np.nanquantile(draws, [0.025, 0.975], axis=0)
+        hits += (low <= truth) & (truth <= high)
+    coverage = hits / reps
+    # 50 reps: binomial sd 3.1 points around 95%; measured 0.92-0.95 on seed 1 (40 reps)
+    assert np.all(coverage >= 0.84), coverage
+    assert coverage.mean() >= 0.88, coverage

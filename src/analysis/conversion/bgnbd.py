@@ -152,7 +152,7 @@ def bgnbd_p_alive(params: Any, x: Any, t_x: Any, T: Any) -> np.ndarray:
 
 
 def bgnbd_conditional_expected_purchases(
-    params: Any, t: float, x: Any, t_x: Any, T: Any
+    params: Any, t: Any, x: Any, t_x: Any, T: Any
 ) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` periods, eq. (10) of FHL.
 

@@ -91,12 +91,13 @@ def predict_clv(
     if discount_rate == 0:
         clv = cum * spend
     else:
-        prev = np.zeros_like(x)
-        clv = np.zeros_like(x)
-        for k in range(1, horizon + 1):
-            now = bgnbd_conditional_expected_purchases(bg_params, k, x, t_x, T)
-            clv += (now - prev) * spend / (1 + discount_rate) ** k
-            prev = now
+        # expected purchases in each period k = 1..horizon, once per distinct (x, t_x, T)
+        keys, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
+        k = np.arange(1, horizon + 1, dtype=float)[:, None]
+        cum_k = bgnbd_conditional_expected_purchases(bg_params, k, *keys.T)  # (horizon, n_keys)
+        per_period = np.diff(cum_k, axis=0, prepend=0.0)
+        discounted = (1 + discount_rate) ** -k.ravel() @ per_period
+        clv = discounted[inverse.ravel()] * spend
     return pd.DataFrame(
         {
             "expected_purchases": cum,
