@@ -103,3 +103,23 @@ def test_screenshots_saved(opened):
     assert len(shots) >= 6
     for shot in shots:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
+
+
+def test_the_checks_can_fail(tmp_path):
+    """A deliberately bad page trips every check: script ran, request left, image broke, error."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: run `make setup-browser`")
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>t</title></head><body>"
+        '<script>document.title="pwned-test"; console.error("boom")</script>'
+        '<img src="https://example.com/x.png"><img src="missing.png">'
+        '<img src=x onerror="window.__pwned=1"></body></html>'
+    )
+    with Chromium() as browser:
+        report = browser.open(page, probe=PROBE)
+    assert report.probe["pwned"] and "pwned" in report.title
+    assert report.probe["scripts"] == 1 and report.probe["handlers"] == 1
+    assert any("example.com" in url for url in report.external_requests)
+    assert any("boom" in e for e in report.console_errors)
+    assert sum(1 for i in report.images if i["naturalWidth"] == 0) == 3
