@@ -81,7 +81,7 @@ def _tables(extra_messages: list[tuple] = ()) -> Tables:
     return Tables(members=members, messages=messages, customers=customers, orders=orders)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def result() -> FunnelResult:
     return funnel(Community.from_tables(_tables(), name="tiny"), **OPTIONS)
 

@@ -35,6 +35,10 @@ log-likelihood is maximised and the covariance is the robust sandwich
 :math:`H^{-1} (\\sum_i w_i^2 s_i s_i^\\top) H^{-1}` (Huber 1967; scores ``s_i`` by central
 differences), which is the right variance for survey-style or ATT weights.
 
+When the data show no heterogeneity in drop-out, ``a`` and ``b`` run off to infinity together
+(``a / (a + b)`` stays fixed, the Beta collapses to a point); the fit then stops far out on a
+flat ridge, where predictions are fine but the standard errors of ``a`` and ``b`` mean little.
+
 References
 ----------
 .. [1] Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the easy

@@ -21,8 +21,11 @@ Intervals
     Parametric bootstrap over parameter uncertainty (Krinsky & Robb 1986): log-parameters are
     drawn from their estimated normal sampling distribution (observed information, or the
     sandwich with weights), the group means are recomputed for each draw, and the interval is
-    the percentile interval. It ignores sampling of the customers themselves given the
-    parameters (small next to parameter uncertainty for the population means of large groups).
+    the percentile interval. The target is the group's mean *expected* value given these
+    customers' histories: the interval covers parameter uncertainty (checked by simulation in
+    ``tests/validation/test_conversion_ltv_validation.py``), not the Poisson noise of the
+    purchases to come, nor the sampling of the customers themselves — as an interval for a wider
+    population of customers it is too narrow.
 
 References
 ----------
@@ -50,9 +53,7 @@ from analysis.conversion.bgnbd import (
     bgnbd_p_alive,
     fit_bgnbd,
 )
-from analysis.conversion.btyd_summary import (
-    community_customer_summary,
-)
+from analysis.conversion.btyd_summary import community_customer_summary
 from analysis.conversion.gamma_gamma import (
     GammaGammaFit,
     fit_gamma_gamma,
