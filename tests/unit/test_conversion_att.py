@@ -316,3 +316,11 @@ def test_not_yet_joined_controls_come_from_each_members_risk_set():
     assert len(ctl) == 4 * (rs["member"] == 1).sum()
     with pytest.raises(ValueError, match="controls must be one of"):
         build_design(_community(), controls="everyone")
+
+
+def test_history_selection_parameters_are_checked():
+    from analysis.synth import SynthConfig
+
+    with pytest.raises(ValueError, match="history_selection >= 0"):
+        SynthConfig(history_selection=-1.0)
+    assert SynthConfig().history_selection == 0.0  # the default community is unchanged

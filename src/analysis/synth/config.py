@@ -201,6 +201,12 @@ member_response_sigma : float
     hostile_strings: bool = False
 
     def __post_init__(self) -> None:
+        if self.history_selection < 0 or self.order_rate_per_year <= 0 or self.history_lag_days < 0:
+            raise ValueError(
+                f"need history_selection >= 0, order_rate_per_year > 0, history_lag_days >= 0; "
+                f"got {self.history_selection}, {self.order_rate_per_year}, "
+                f"{self.history_lag_days}"
+            )
         if self.n_members < 50 or not 3 <= self.n_staff <= 5 or not 2 <= self.n_core <= 50:
             raise ValueError(
                 f"need n_members >= 50, 3 <= n_staff <= 5, 2 <= n_core <= 50; got "
