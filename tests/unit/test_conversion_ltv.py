@@ -264,6 +264,10 @@ def test_lifetime_value_study(ltv):
     assert members.n_customers == 250 and others.n_customers == 250
     # members were simulated with twice the purchase rate
     assert members.expected_purchases > others.expected_purchases
+    assert members.new_customer_purchases > others.new_customer_purchases > 0
+    assert members.new_customer_purchases == pytest.approx(
+        float(members.bgnbd.expected_purchases_new(26))
+    )
     for g in (members, others):
         assert g.expected_purchases_ci[0] <= g.expected_purchases <= g.expected_purchases_ci[1]
         assert g.clv_ci[0] <= g.clv <= g.clv_ci[1]

@@ -129,6 +129,9 @@ class GroupLtv:
         :func:`predict_clv` over the result's horizon.
     expected_purchases_ci, expected_spend_ci, clv_ci : tuple of float
         Percentile intervals from the parametric bootstrap (module docstring).
+    new_customer_purchases : float
+        Expected repeat purchases over the horizon of a customer acquired today (E[X(t)], FHL
+        2005 eq. 9) — what the group's model expects of its next recruit.
     """
 
     label: str
@@ -143,6 +146,7 @@ class GroupLtv:
     clv: float
     clv_ci: tuple[float, float]
     p_alive: float
+    new_customer_purchases: float
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,7 @@ class LtvResult(Result):
                 row[field] = getattr(g, field)
                 row[f"{field}_low"], row[f"{field}_high"] = getattr(g, f"{field}_ci")
             row["p_alive"] = g.p_alive
+            row["new_customer_purchases"] = g.new_customer_purchases
             rows.append(row)
         return pd.DataFrame(rows).set_index("group")
 
@@ -385,6 +390,7 @@ def lifetime_value(
                 float(point["clv"]),
                 (float(lo[2]), float(hi[2])),
                 float(point["p_alive"]),
+                float(bg.expected_purchases_new(horizon)),
             )
         )
     diff_lo, diff_hi = np.nanquantile(clv_draws[0] - clv_draws[1], [alpha / 2, 1 - alpha / 2])
