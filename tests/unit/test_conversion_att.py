@@ -324,3 +324,11 @@ def test_history_selection_parameters_are_checked():
     with pytest.raises(ValueError, match="history_selection >= 0"):
         SynthConfig(history_selection=-1.0)
     assert SynthConfig().history_selection == 0.0  # the default community is unchanged
+
+
+def test_separation_is_a_clear_error_not_nan():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    df = pd.DataFrame({"t": (x > 1).astype(int), "x": x, "y": x + rng.normal(size=200)})
+    with pytest.raises(ValueError, match="no overlap"):
+        compare_att(df, treatment="t", outcome="y", covariates=["x"])

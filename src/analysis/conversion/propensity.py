@@ -126,8 +126,15 @@ def fit_propensity(
                 f"separate members from non-members perfectly"
             ) from exc
     beta = np.asarray(res.params, dtype=float)
-    if not np.all(np.isfinite(beta)):
-        raise PropensityError(f"the propensity model '{formula}' did not converge")
+    converged = bool(res.mle_retvals.get("converged", True))
+    with np.errstate(over="ignore"):
+        finite = np.all(np.isfinite(beta)) and np.all(np.isfinite(np.exp(X @ beta)))
+    if not (converged and finite):
+        raise PropensityError(
+            f"the propensity model '{formula}' did not converge: the covariates (almost) "
+            f"separate treated from controls, so some units have no comparable counterpart "
+            f"(no overlap); use fewer or coarser terms, or restrict the sample to common support"
+        )
     return PropensityFit(X=X, beta=beta, score=expit(X @ beta), terms=names, formula=formula)
 
 
