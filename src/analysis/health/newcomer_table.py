@@ -42,7 +42,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import members_included
-from analysis.health.engine_cache import memo
+from analysis.health.engine_cache import materialise, memo
 from analysis.health.periods import epoch_seconds
 
 __all__ = ["DAY_S", "newcomer_table", "newcomer_table_expr"]
@@ -57,13 +57,16 @@ def newcomer_table_expr(
     include_bots: bool = False,
     repeat_days: Sequence[int] = (7, 30),
     return_window_days: tuple[int, int] = (7, 35),
+    materialise_first: bool = False,
 ) -> Any:
     """One row per newcomer (ibis expression; definitions in the module docstring).
 
     Columns: ``member_id``, ``is_staff``, ``first_message_id``, ``first_at``, ``channel_id``,
     ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
     at 0; null if never answered), ``returned`` (a message in the return window),
-    ``repeat_<k>d`` for each ``k`` in ``repeat_days``.
+    ``repeat_<k>d`` for each ``k`` in ``repeat_days``. With ``materialise_first`` the
+    first-message table, which four joins read, is computed once and stored on the engine
+    (:func:`analysis.health.engine_cache.materialise`) before the expression is built.
     """
     msgs = community.messages.filter(community.messages.kind != "service")
     newcomers = members_included(community, include_staff=include_staff, include_bots=include_bots)
@@ -79,6 +82,8 @@ def newcomer_table_expr(
         first_at=ranked.created_at,
         first_is_root=ranked.reply_to_id.isnull(),
     )
+    if materialise_first:
+        first = materialise(community, first)
 
     # replies by others: direct replies, and messages of the thread the first message started
     responders = members_included(community, include_staff=True, include_bots=include_bots)
@@ -171,6 +176,7 @@ def _newcomer_frame(
         include_bots=include_bots,
         repeat_days=repeat_days,
         return_window_days=return_window_days,
+        materialise_first=True,
     )
     frame = community.execute(expr)
     for col in ("first_at", "first_reply_at"):
