@@ -36,7 +36,13 @@ import patsy
 import statsmodels.api as sm
 from scipy.special import expit
 
-__all__ = ["PropensityFit", "effective_sample_size", "fit_propensity", "propensity_matrix"]
+__all__ = [
+    "PropensityError",
+    "PropensityFit",
+    "effective_sample_size",
+    "fit_propensity",
+    "propensity_matrix",
+]
 
 
 class PropensityError(ValueError):
