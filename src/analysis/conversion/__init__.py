@@ -10,7 +10,7 @@ Modules (one concern each):
 ``survival_data``, ``survival``, ``survival_cox``
     Time to first purchase after joining: Kaplan–Meier curves by early engagement (landmark),
     log-rank test, Cox model with time-varying engagement.
-``design``, ``propensity``, ``balance``, ``att``
+``design``, ``propensity``, ``balance``, ``att_estimators``, ``att``, ``att_results``, ``att_study``
     The member effect on the treated (ATT) from aligned index dates: propensity matching,
     odds weighting, doubly robust; balance, overlap, effective sample size, placebo.
 ``event_study_panel``, ``event_study``
@@ -24,6 +24,10 @@ Modules (one concern each):
 
 from __future__ import annotations
 
+from analysis.conversion.att import METHODS, DesignError, compare_att
+from analysis.conversion.att_results import AttComparison, AttResult
+from analysis.conversion.att_study import OUTCOMES, MemberEffect, default_terms, member_effect
+from analysis.conversion.balance import balance_table
 from analysis.conversion.bgnbd import (
     BgNbdFit,
     ModelFitError,
@@ -36,6 +40,13 @@ from analysis.conversion.btyd_summary import (
     community_customer_summary,
     customer_summary,
     customer_summary_expr,
+)
+from analysis.conversion.design import (
+    CONTROL_DESIGNS,
+    COVARIATES,
+    PLACEBO_COVARIATES,
+    MemberDesign,
+    build_design,
 )
 from analysis.conversion.event_study import (
     EventStudyInputError,
@@ -62,6 +73,12 @@ from analysis.conversion.naive import (
     purchase_counts_expr,
     purchase_rate_by_membership,
 )
+from analysis.conversion.propensity import (
+    PropensityError,
+    PropensityFit,
+    effective_sample_size,
+    fit_propensity,
+)
 from analysis.conversion.survival import (
     CoxResult,
     SurvivalResult,
@@ -78,6 +95,25 @@ from analysis.conversion.survival_data import (
 )
 
 __all__ = [
+    "CONTROL_DESIGNS",
+    "COVARIATES",
+    "METHODS",
+    "OUTCOMES",
+    "PLACEBO_COVARIATES",
+    "AttComparison",
+    "AttResult",
+    "DesignError",
+    "MemberDesign",
+    "MemberEffect",
+    "PropensityError",
+    "PropensityFit",
+    "balance_table",
+    "build_design",
+    "compare_att",
+    "default_terms",
+    "effective_sample_size",
+    "fit_propensity",
+    "member_effect",
     "STAGES",
     "BgNbdFit",
     "CoxResult",

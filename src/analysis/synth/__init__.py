@@ -71,6 +71,17 @@ reactions, CRM); changing that order changes every file for a given seed.
 """
 
 from analysis.synth.config import GroundTruth, SynthConfig
+from analysis.synth.conversion_panel import ConversionPanel, generate_conversion_panel
 from analysis.synth.generate import generate_community, generate_from_config
+from analysis.synth.staggered_panel import StaggeredPanel, make_staggered_panel
 
-__all__ = ["GroundTruth", "SynthConfig", "generate_community", "generate_from_config"]
+__all__ = [
+    "ConversionPanel",
+    "GroundTruth",
+    "StaggeredPanel",
+    "SynthConfig",
+    "generate_community",
+    "generate_conversion_panel",
+    "generate_from_config",
+    "make_staggered_panel",
+]

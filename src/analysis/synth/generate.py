@@ -112,6 +112,11 @@ def _planted_truth(
         "selection_strength": cfg.selection_strength,
         "outcome": "≥1 order between signed_up_at and the end of the data",
     }
+    if cfg.history_selection > 0:
+        purchase["outcome_att_90d"] = (
+            "≥1 order in the 90 days after joining (index date), among members whose account "
+            "existed before joining: the estimand of analysis.conversion.member_effect"
+        )
     return GroundTruth(
         seed=cfg.seed,
         n_members=cfg.n_members,
