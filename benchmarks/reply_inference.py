@@ -1,0 +1,115 @@
+"""Benchmark: reply inference on synthetic chats of 1M messages (goal: under 60 s on 2 cores).
+
+Prints wall time and peak memory (Python allocations via tracemalloc, and the process's peak
+resident set) of :func:`analysis.ingest.reply_inference.infer_replies` on a seeded synthetic
+chat: ``n`` messages in 20 channels, 5,000 members with display names, one message every few
+seconds, a quarter starting with an addressee, short texts from a small vocabulary.
+
+Usage::
+
+    .venv/bin/python benchmarks/reply_inference.py [--n 1000000] [--channels 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+
+from analysis.ingest.reply_inference import infer_replies
+
+WORDS = tuple(
+    [
+        "disk",
+        "grub",
+        "wifi",
+        "kernel",
+        "driver",
+        "boot",
+        "sound",
+        "mount",
+        "usb",
+        "network",
+        "apt",
+        "upgrade",
+        "install",
+        "package",
+        "error",
+        "screen",
+        "nvidia",
+        "update",
+        "partition",
+        "swap",
+        "ssh",
+        "server",
+        "firewall",
+        "printer",
+        "bluetooth",
+    ]
+)
+
+
+def synthetic_chat(n: int, channels: int, n_members: int = 5000, seed: int = 0):
+    """``(messages, members)`` canonical frames of a seeded synthetic multi-channel chat."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"user{k}" for k in range(n_members)], dtype=object)
+    member = rng.integers(0, n_members, n)
+    channel = rng.integers(0, channels, n)
+    created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.cumsum(rng.exponential(3.0, n)), unit="s"
+    )
+    vocab = np.array(WORDS, dtype=object)
+    body = vocab[rng.integers(0, len(vocab), (n, 6))]
+    texts = [" ".join(row) for row in body]
+    addressed = rng.random(n) < 0.25
+    target = names[rng.integers(0, n_members, n)]
+    texts = [f"{t}: {x}" if a else x for a, t, x in zip(addressed, target, texts, strict=True)]
+    kind = np.where(rng.random(n) < 0.02, "service", "message")
+    ids = np.array([f"m{k}" for k in range(n)], dtype=object)
+    messages = pd.DataFrame(
+        {
+            "message_id": ids,
+            "platform": "telegram",
+            "channel_id": pd.Series(channel).map(lambda c: f"ch{c}").to_numpy(dtype=object),
+            "thread_id": ids,
+            "member_id": names[member],
+            "created_at": created,
+            "reply_to_id": None,
+            "reply_source": "none",
+            "kind": kind,
+            "text": texts,
+            "text_len": [len(t) for t in texts],
+            "n_reactions": 0,
+        }
+    )
+    members = pd.DataFrame({"member_id": names, "display_name": names})
+    return messages, members
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--channels", type=int, default=20)
+    args = parser.parse_args()
+    messages, members = synthetic_chat(args.n, args.channels)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    out = infer_replies(messages, members)
+    wall = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    share = (out["reply_source"] == "inferred").mean()
+    print(
+        f"infer_replies: {args.n:,} messages in {args.channels} channels: {wall:.1f} s wall, "
+        f"peak traced memory {peak / 2**20:,.0f} MiB, peak RSS {rss:,.0f} MiB; "
+        f"{share:.1%} linked (goal: < 60 s on 2 cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()

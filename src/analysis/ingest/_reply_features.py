@@ -1,0 +1,516 @@
+"""Candidate replies and their features, vectorised (part of :mod:`.reply_inference`).
+
+Every chat message ``i`` chooses one of ``K + 1`` candidates: slot 0 is the message itself (it
+starts a new conversation), slot ``k`` (1..K) is message ``i - k``. A candidate is *valid* when
+neither message is a system/service line and the time gap is within the horizon. The features
+follow the linear model of Kummerfeld et al. (2019, ACL, "A Large-Scale Corpus for Conversation
+Disentanglement", section 5: distance and time between the messages, whether a message names
+the other's author, same author, questions, word overlap, how recently authors spoke) and are
+all computed with numpy over blocks of messages (no per-pair Python code).
+
+Definitions (``s(m)`` = author of m; *words* = lower-cased runs of characters other than
+white space and ``:,;.!?()[]{}"'`<>*@``, so ``@Bob,`` and ``bob:`` are the word ``bob``;
+``addr(m)`` = the member whose (one- or several-word) name the words of m start with;
+``mentions(m)`` = members whose one-word name is any word of m, plus addr(m); "latest" = no
+later message of the same kind before ``i``)
+
+Self slot (conversation start), zero for every other slot:
+    ``self`` 1; ``self_log_gap`` log(1 + minutes since the previous chat message);
+    ``self_log_own_gap`` log(1 + minutes since the author's previous message, capped at the
+    horizon); ``self_new_speaker`` the author has not spoken within the horizon;
+    ``self_addresses`` addr(i) exists; ``self_mentions`` mentions(i) non-empty;
+    ``self_question`` "?" in i; ``self_opener`` i contains a greeting / request word
+    (hi, hello, hey, anyone, anybody, someone, somebody, help); ``self_addressed_recently``
+    someone addressed s(i) within the horizon; ``self_log_len`` log(1 + characters).
+Candidate ``j = i - k``, zero in slot 0:
+    ``dist_2``, ``dist_3_4``, ``dist_5_8``, ``dist_9_16``, ``dist_17_32``, ``dist_33_`` distance
+    bins (distance 1 is the reference); ``log_gap`` log(1 + minutes between j and i);
+    ``gap_0`` same minute; ``same_speaker`` s(j) = s(i); ``addr_tgt`` addr(i) = s(j);
+    ``addr_tgt_latest`` addr(i) = s(j) and j is s(j)'s latest message; ``addr_other`` addr(i)
+    exists and is not s(j); ``mention_tgt`` s(j) in mentions(i), s(j) != s(i);
+    ``tgt_addr_src`` addr(j) = s(i) != s(j); ``tgt_addr_src_latest`` ... and j is the latest
+    message addressing s(i);
+    ``tgt_mention_src`` s(i) in mentions(j); ``tgt_addr_other`` addr(j) exists, is not s(i);
+    ``tgt_latest`` j is s(j)'s latest message (s(j) != s(i)); ``same_latest`` j is s(i)'s own
+    previous message; ``tgt_prev_other`` j is the latest message by anyone but s(i);
+    ``partner_src`` s(j) is the member s(i) last addressed before i; ``partner_tgt`` s(i) is
+    the member s(j) last addressed up to j; ``src_spoke_between`` s(i) spoke after j;
+    ``tgt_question`` "?" in j and s(j) != s(i); ``src_question`` "?" in i;
+    ``overlap_1``, ``overlap_2``, ``overlap_3_`` shared content words (words of 3+ letters
+    outside a stop list and the names; each distinct word is numbered by first appearance and
+    sets bit ``number mod 128`` of its message, so two words sharing a bit can add one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FEATURE_NAMES",
+    "ChatRecords",
+    "NameTable",
+    "candidate_features",
+    "PAIR_FEATURES",
+    "SELF_FEATURES",
+    "candidate_scores",
+    "prepare_records",
+    "stack_features",
+]
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "self",
+    "self_log_gap",
+    "self_log_own_gap",
+    "self_new_speaker",
+    "self_addresses",
+    "self_mentions",
+    "self_question",
+    "self_opener",
+    "self_addressed_recently",
+    "self_log_len",
+    "dist_2",
+    "dist_3_4",
+    "dist_5_8",
+    "dist_9_16",
+    "dist_17_32",
+    "dist_33_",
+    "log_gap",
+    "gap_0",
+    "same_speaker",
+    "addr_tgt",
+    "addr_tgt_latest",
+    "addr_other",
+    "mention_tgt",
+    "tgt_addr_src",
+    "tgt_addr_src_latest",
+    "tgt_mention_src",
+    "tgt_addr_other",
+    "tgt_latest",
+    "same_latest",
+    "tgt_prev_other",
+    "partner_src",
+    "partner_tgt",
+    "src_spoke_between",
+    "tgt_question",
+    "src_question",
+    "overlap_1",
+    "overlap_2",
+    "overlap_3_",
+)
+
+_TOKEN = re.compile(r"[^\s:,;.!?()\[\]{}\"'`<>*@]+")
+_OPENERS = frozenset(
+    {"hi", "hello", "hey", "anyone", "anybody", "someone", "somebody", "help", "hiya", "howdy"}
+)
+_STOP = frozenset(
+    """the and for you that this with have are not but can was what how does any get just use
+    your there then they when from will all about like has had one its it's i'm don't can't
+    yes yeah okay sure thanks thank try also out some into more then than which would could
+    should them now here why who where know see need want did doing done make well way too
+    think only very much still been being were our his her him she their it's that's lol
+    ubuntu""".split()  # noqa: SIM905
+)
+_N_BITS = 128
+
+
+@dataclass(frozen=True)
+class ChatRecords:
+    """Per-message arrays of one chat (a channel), in time order, ready for featurisation.
+
+    ``speaker`` codes are >= 0 for chat messages and -1 for system/service lines; ``addr`` is the
+    code of the member addressed at the start of the message (-1 none). The remaining arrays
+    are the derived per-message facts the features need (see the module docstring).
+    """
+
+    minutes: np.ndarray
+    speaker: np.ndarray
+    is_system: np.ndarray
+    addr: np.ndarray
+    mention_keys: np.ndarray
+    n_codes: int
+    question: np.ndarray
+    opener: np.ndarray
+    has_mention: np.ndarray
+    log_len: np.ndarray
+    words: np.ndarray
+    prev_same: np.ndarray
+    next_same: np.ndarray
+    next_addr_same: np.ndarray
+    last_addressed: np.ndarray
+    partner_prev: np.ndarray
+    partner_incl: np.ndarray
+    prev_other: np.ndarray
+    prev_chat: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.minutes)
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words: runs of characters other than space and ``:,;.!?()[]{}"'`<>*@``."""
+    return _TOKEN.findall(text.lower())
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Addressable names split into words (:func:`_words`): one-word names for O(1) lookup,
+    longer names indexed by their first word. Build once with :meth:`build` and reuse."""
+
+    single: Mapping[str, int]
+    multi: Mapping[str, list[tuple[list[str], int]]]
+    max_code: int
+
+    @classmethod
+    def build(cls, names: Mapping[str, int] | NameTable) -> NameTable:
+        if isinstance(names, NameTable):
+            return names
+        single: dict[str, int] = {}
+        multi: dict[str, list[tuple[list[str], int]]] = {}
+        for name, code in names.items():
+            words = _words(str(name))
+            if len(words) == 1:
+                single.setdefault(words[0], int(code))
+            elif words:
+                multi.setdefault(words[0], []).append((words, int(code)))
+        return cls(single, multi, max((int(c) for c in names.values()), default=-1))
+
+
+def _scan_texts(
+    texts: Sequence[Any], is_system: np.ndarray, table: NameTable
+) -> tuple[np.ndarray, ...]:
+    """Addressee, mentions, question, opener, length and word bits of every text.
+
+    One regular-expression pass per text; everything per word is decided once per distinct
+    word (``pandas.factorize``) and spread back with numpy.
+    """
+    n = len(texts)
+    single, multi = table.single, table.multi
+    chat = [t if isinstance(t, str) and not is_system[i] else "" for i, t in enumerate(texts)]
+    length = np.fromiter(map(len, chat), np.float64, n)
+    question = np.fromiter(("?" in t for t in chat), bool, n)
+    tokens = [_words(t) for t in chat]
+    counts = np.fromiter(map(len, tokens), np.int64, n)
+    msg = np.repeat(np.arange(n, dtype=np.int64), counts)
+    flat = list(chain.from_iterable(tokens))
+    codes, uniques = (
+        pd.factorize(np.array(flat, dtype=object))
+        if flat
+        else (
+            np.zeros(0, np.int64),
+            np.array([], dtype=object),
+        )
+    )
+    u_name = np.fromiter((single.get(w, -1) for w in uniques), np.int64, len(uniques))
+    u_open = np.fromiter((w in _OPENERS for w in uniques), bool, len(uniques))
+    u_content = np.fromiter(
+        (len(w) >= 3 and w not in _STOP for w in uniques), bool, len(uniques)
+    ) & (u_name < 0)
+
+    starts = np.cumsum(counts) - counts
+    has_words = counts > 0
+    addr = np.full(n, -1, dtype=np.int64)
+    addr[has_words] = u_name[codes[starts[has_words]]]
+    if multi:
+        for i in np.flatnonzero(has_words & (addr < 0)):
+            for words, c in multi.get(tokens[i][0], ()):
+                if tokens[i][: len(words)] == words:
+                    addr[i] = c
+                    break
+
+    named = u_name[codes]
+    m_msg = np.concatenate([msg[named >= 0], np.flatnonzero(addr >= 0)])
+    m_code = np.concatenate([named[named >= 0], addr[addr >= 0]])
+    opener = np.zeros(n, dtype=bool)
+    opener[msg[u_open[codes]]] = True
+    content = u_content[codes]
+    bit = (codes[content] % _N_BITS).astype(np.uint64)
+    owner = msg[content]
+    bits = np.zeros((n, _N_BITS // 64), dtype=np.uint64)
+    for half in range(_N_BITS // 64):
+        sel = (bit // np.uint64(64)) == half
+        column = np.zeros(n, dtype=np.uint64)
+        np.bitwise_or.at(column, owner[sel], np.left_shift(np.uint64(1), bit[sel] % np.uint64(64)))
+        bits[:, half] = column
+    return addr, m_msg, m_code, question, opener, np.log1p(length), bits
+
+
+def _prev_next_by_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position with ``key >= 0``: previous / next position with the same key."""
+    n = len(key)
+    prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, n, dtype=np.int64)
+    pos = np.flatnonzero(key >= 0)
+    if len(pos) == 0:
+        return prev, nxt
+    order = pos[np.argsort(key[pos], kind="stable")]
+    same = key[order[1:]] == key[order[:-1]]
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    return prev, nxt
+
+
+def prepare_records(
+    minutes: np.ndarray,
+    speaker: np.ndarray,
+    texts: Sequence[Any],
+    names: Mapping[str, int] | NameTable,
+) -> ChatRecords:
+    """Derive the per-message facts of one chat.
+
+    Parameters
+    ----------
+    minutes : numpy.ndarray
+        Message times in minutes (float64, non-decreasing).
+    speaker : numpy.ndarray
+        Integer author codes (>= 0); -1 marks system/service lines.
+    texts : sequence
+        Message texts (None allowed).
+    names : mapping or NameTable
+        Addressable name -> author code (nicks, display names); matched word by word,
+        case-insensitively (:func:`_words`).
+    """
+    minutes = np.asarray(minutes, dtype=np.float64)
+    speaker = np.asarray(speaker, dtype=np.int64)
+    n = len(minutes)
+    is_system = speaker < 0
+    table = NameTable.build(names)
+    addr, m_msg, m_code, question, opener, log_len, words = _scan_texts(texts, is_system, table)
+    n_codes = int(max(speaker.max(initial=-1), table.max_code) + 1)
+    mention_keys = np.unique(m_msg * max(n_codes, 1) + m_code)
+    has_mention = np.zeros(n, dtype=bool)
+    has_mention[m_msg] = True
+
+    prev_same, next_same = _prev_next_by_key(speaker)
+    _, next_addr_same = _prev_next_by_key(addr)
+
+    # most recent message before i that addressed s(i)
+    stride = n + 1
+    addressing = np.flatnonzero(addr >= 0)
+    keys = np.sort(addr[addressing] * stride + addressing)
+    query = speaker * stride + np.arange(n)
+    at = np.searchsorted(keys, query) - 1
+    found = (at >= 0) & (speaker >= 0)
+    hit = keys[np.maximum(at, 0)] if len(keys) else np.zeros(n, dtype=np.int64)
+    found &= (hit // stride) == speaker if len(keys) else False
+    last_addressed = np.where(found, hit % stride, -1).astype(np.int64)
+
+    # the member each author last addressed (carried forward over the author's messages)
+    frame = pd.DataFrame({"s": speaker, "a": np.where(addr >= 0, addr, np.nan)})
+    carried = frame.groupby("s", sort=False)["a"].ffill().to_numpy()
+    partner_incl = np.where(np.isnan(carried), -1, carried).astype(np.int64)
+    partner_incl[is_system] = -1
+    partner_prev = np.where(prev_same >= 0, partner_incl[np.maximum(prev_same, 0)], -1)
+
+    # latest chat message before i, and the latest one by someone other than s(i)
+    chat = np.flatnonzero(~is_system)
+    prev_chat = np.full(n, -1, dtype=np.int64)
+    prev_other = np.full(n, -1, dtype=np.int64)
+    if len(chat):
+        idx = np.full(n, -1, dtype=np.int64)
+        idx[chat] = chat
+        last_chat = np.maximum.accumulate(idx)
+        prev_chat[1:] = last_chat[:-1]
+        spk = speaker[chat]
+        new_run = np.concatenate([[True], spk[1:] != spk[:-1]])
+        run = np.cumsum(new_run) - 1
+        run_last = np.zeros(run[-1] + 1, dtype=np.int64)
+        run_last[run] = chat  # later positions overwrite: last index of each run
+        before = np.where(run > 0, run_last[np.maximum(run - 1, 0)], -1)
+        prev_other[chat] = before
+        # a system line's "previous other" is unused
+    return ChatRecords(
+        minutes=minutes,
+        speaker=speaker,
+        is_system=is_system,
+        addr=addr,
+        mention_keys=mention_keys,
+        n_codes=max(n_codes, 1),
+        question=question,
+        opener=opener,
+        has_mention=has_mention,
+        log_len=log_len,
+        words=words,
+        prev_same=prev_same,
+        next_same=next_same,
+        next_addr_same=next_addr_same,
+        last_addressed=last_addressed,
+        partner_prev=partner_prev,
+        partner_incl=partner_incl,
+        prev_other=prev_other,
+        prev_chat=prev_chat,
+    )
+
+
+SELF_FEATURES = FEATURE_NAMES[:10]
+PAIR_FEATURES = FEATURE_NAMES[10:]
+
+
+def candidate_features(
+    rec: ChatRecords, rows: np.ndarray, k_max: int, horizon_minutes: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Features of the candidates of each message in ``rows``.
+
+    Returns
+    -------
+    self_features : dict
+        ``SELF_FEATURES`` name -> float32 array ``(len(rows),)`` (zero for system lines).
+    pair_features : dict
+        ``PAIR_FEATURES`` name -> array broadcastable to ``(len(rows), k_max)``; column
+        ``k - 1`` describes the candidate ``row - k``. Values on invalid candidates are
+        meaningless (mask them with ``valid``).
+    valid : numpy.ndarray
+        bool ``(len(rows), k_max)``: the candidate exists, neither message is a system line,
+        and the gap is at most ``horizon_minutes``.
+    """
+    i = np.asarray(rows, dtype=np.int64)
+    k = np.arange(1, k_max + 1, dtype=np.int64)
+    j = i[:, None] - k[None, :]
+    jc = np.maximum(j, 0)
+    ic = i[:, None]
+    si = rec.speaker[i][:, None]
+    sj = rec.speaker[jc]
+    t_i = rec.minutes[i]
+    gap = t_i[:, None] - rec.minutes[jc]
+    chat_i = ~rec.is_system[i]
+    valid = (j >= 0) & ~rec.is_system[jc] & chat_i[:, None] & (gap <= horizon_minutes)
+
+    # self slot
+    pc = rec.prev_chat[i]
+    gap_prev = np.where(pc >= 0, t_i - rec.minutes[np.maximum(pc, 0)], horizon_minutes)
+    ps = rec.prev_same[i]
+    own_gap = np.where(ps >= 0, t_i - rec.minutes[np.maximum(ps, 0)], np.inf)
+    la = rec.last_addressed[i]
+    addressed_gap = np.where(la >= 0, t_i - rec.minutes[np.maximum(la, 0)], np.inf)
+    raw_self = {
+        "self": np.ones(len(i)),
+        "self_log_gap": np.log1p(np.minimum(gap_prev, horizon_minutes)),
+        "self_log_own_gap": np.log1p(np.minimum(own_gap, horizon_minutes)),
+        "self_new_speaker": own_gap > horizon_minutes,
+        "self_addresses": rec.addr[i] >= 0,
+        "self_mentions": rec.has_mention[i],
+        "self_question": rec.question[i],
+        "self_opener": rec.opener[i],
+        "self_addressed_recently": addressed_gap <= horizon_minutes,
+        "self_log_len": rec.log_len[i],
+    }
+    self_feats = {
+        name: np.where(chat_i, np.asarray(v, dtype=np.float32), np.float32(0))
+        for name, v in raw_self.items()
+    }
+
+    # candidate slots
+    same = si == sj
+    other = ~same
+    tgt_latest_own = rec.next_same[jc] >= ic
+    addr_i = rec.addr[i][:, None]
+    addr_j = rec.addr[jc]
+    addr_tgt = addr_i == sj
+    tgt_addr_src = (addr_j == si) & other
+    n_codes = rec.n_codes
+    keys = rec.mention_keys
+
+    def mentioned(msg: np.ndarray, code: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """``code`` is among the names in message ``msg``, checked only where ``where``."""
+        out = np.zeros(where.shape, dtype=bool)
+        if len(keys) == 0 or not where.any():
+            return out
+        m = np.broadcast_to(msg, where.shape)[where]
+        c = np.broadcast_to(code, where.shape)[where]
+        q = m * n_codes + np.maximum(c, 0)
+        at = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        out[where] = (keys[at] == q) & (c >= 0)
+        return out
+
+    words_i = rec.words[i]
+    words_j = rec.words[jc]
+    overlap = np.bitwise_count(words_i[:, None, 0] & words_j[:, :, 0]).astype(np.int8)
+    overlap += np.bitwise_count(words_i[:, None, 1] & words_j[:, :, 1]).astype(np.int8)
+    pair = {
+        "dist_2": (k == 2)[None, :],
+        "dist_3_4": ((k >= 3) & (k <= 4))[None, :],
+        "dist_5_8": ((k >= 5) & (k <= 8))[None, :],
+        "dist_9_16": ((k >= 9) & (k <= 16))[None, :],
+        "dist_17_32": ((k >= 17) & (k <= 32))[None, :],
+        "dist_33_": (k >= 33)[None, :],
+        "log_gap": np.log1p(np.maximum(gap, 0)).astype(np.float32),
+        "gap_0": gap < 1,
+        "same_speaker": same,
+        "addr_tgt": addr_tgt,
+        "addr_tgt_latest": addr_tgt & tgt_latest_own,
+        "addr_other": (addr_i >= 0) & ~addr_tgt,
+        "mention_tgt": mentioned(ic, sj, rec.has_mention[i][:, None] & valid & other),
+        "tgt_addr_src": tgt_addr_src,
+        "tgt_addr_src_latest": tgt_addr_src & (rec.next_addr_same[jc] >= ic),
+        "tgt_mention_src": mentioned(jc, si, rec.has_mention[jc] & valid & other),
+        "tgt_addr_other": (addr_j >= 0) & (addr_j != si),
+        "tgt_latest": tgt_latest_own & other,
+        "same_latest": same & tgt_latest_own,
+        "tgt_prev_other": jc == rec.prev_other[i][:, None],
+        "partner_src": (rec.partner_prev[i][:, None] == sj) & other,
+        "partner_tgt": (rec.partner_incl[jc] == si) & other,
+        "src_spoke_between": rec.prev_same[i][:, None] > j,
+        "tgt_question": rec.question[jc] & other,
+        "src_question": rec.question[i][:, None],
+        "overlap_1": overlap == 1,
+        "overlap_2": overlap == 2,
+        "overlap_3_": overlap >= 3,
+    }
+    return self_feats, pair, valid
+
+
+def stack_features(
+    self_feats: Mapping[str, np.ndarray], pair: Mapping[str, np.ndarray], valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ``(rows, k_max + 1, n_features)`` float32 design (slot 0 = self) and its validity.
+
+    Features of invalid candidates are zero; self features are zero outside slot 0 and pair
+    features zero in slot 0.
+    """
+    b, k_max = valid.shape
+    x = np.zeros((b, k_max + 1, len(FEATURE_NAMES)), dtype=np.float32)
+    for f, name in enumerate(SELF_FEATURES):
+        x[:, 0, f] = self_feats[name]
+    offset = len(SELF_FEATURES)
+    for f, name in enumerate(PAIR_FEATURES):
+        x[:, 1:, offset + f] = np.where(valid, np.broadcast_to(pair[name], valid.shape), 0)
+    return x, np.concatenate([np.ones((b, 1), dtype=bool), valid], axis=1)
+
+
+def candidate_scores(
+    self_feats: Mapping[str, np.ndarray],
+    pair: Mapping[str, np.ndarray],
+    valid: np.ndarray,
+    weights: Mapping[str, float],
+    self_offset: float = 0.0,
+) -> np.ndarray:
+    """Linear scores ``(rows, k_max + 1)``; invalid candidates score ``-inf``."""
+    b, k_max = valid.shape
+    s = np.zeros((b, k_max + 1), dtype=np.float32)
+    s[:, 0] = self_offset
+    for name in SELF_FEATURES:
+        s[:, 0] += np.float32(weights[name]) * self_feats[name]
+    body = s[:, 1:]
+    for name in PAIR_FEATURES:
+        w = np.float32(weights[name])
+        if w == 0:
+            continue
+        v = pair[name]
+        if v.dtype == bool:
+            body += np.where(v, w, np.float32(0))
+        else:
+            body += w * v
+    body[~valid] = -np.inf
+    return s
+
+
+def iter_blocks(n: int, size: int) -> Iterable[np.ndarray]:
+    """Consecutive row blocks ``[0, size), [size, 2 size), ...`` covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield np.arange(start, min(start + size, n), dtype=np.int64)
