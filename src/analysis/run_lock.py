@@ -139,24 +139,24 @@ def run_lock(
 
 
 @contextlib.contextmanager
-def run_logger(
-    out_dir: Path, echo: Callable[[str], None] = print
-) -> Iterator[Callable[[str], None]]:
+def run_logger(out_dir: Path, echo: Callable[[str], None] = print) -> Iterator[Callable[..., None]]:
     """An ``echo`` that also appends each line, time-stamped (UTC), to ``out_dir/run.log``.
 
     The log is appended to and flushed line by line, so a run killed at any point leaves every
-    line written so far; a cron job's history is the file's content.
+    line written so far; a cron job's history is the file's content. ``quiet=True`` writes a
+    line to the log only.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / LOG_NAME, "a", encoding="utf-8") as log:
 
-        def both(message: str) -> None:
+        def both(message: str, *, quiet: bool = False) -> None:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             for line in str(message).splitlines() or [""]:
                 log.write(f"{stamp} {line}\n")
             log.flush()  # before echoing: whoever reads the echo finds the line in the log
-            echo(message)
+            if not quiet:
+                echo(message)
 
         yield both
 

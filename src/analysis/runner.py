@@ -35,6 +35,7 @@ See https://papermill.readthedocs.io and https://nbconvert.readthedocs.io.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -384,7 +385,12 @@ def run_entries(
     for run in runs:
         chosen = [(e, p) for e, p in validated if e.run == run]
         out_dir = reports_dir / run
-        with run_logger(out_dir, echo) as log, run_lock(out_dir, command="workbench run", echo=log):
+        with run_logger(out_dir, echo) as log, contextlib.ExitStack() as held:
+            try:
+                held.enter_context(run_lock(out_dir, command="workbench run", echo=log))
+            except RunLockedError as exc:
+                log(f"refused to start: {exc}", quiet=True)  # the caller reports it
+                raise
             outcomes += _run_locked(run, chosen, out_dir, reports_dir, timeout, settings, log)
             pause_point("index", log)
             index = write_index(run, index_entries or entries, reports_dir=reports_dir)

@@ -162,4 +162,5 @@ def test_killed_at_every_stage_then_rerun_completes(tmp_path):
     log = (run_dir / "run.log").read_text(encoding="utf-8")
     assert log.count("PAUSED at") == 4 and "ok in" in log
     assert "left by an interrupted run" in log  # the staging folder of the "execute" kill
+    assert f"refused to start: {run_dir / '.lock'}: another run" in log
     assert _snapshot(raw) == raw_before, "data/raw was written"
