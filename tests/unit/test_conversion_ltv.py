@@ -308,3 +308,38 @@ def test_lifetime_value_errors(shop):
         lifetime_value(Community.from_tables(mixed), n_draws=10)
     with pytest.raises(ValueError, match="horizon >= 1"):
         lifetime_value(Community.from_tables(shop), horizon=0)
+
+
+def test_dropout_ridge_is_flagged_and_bootstrap_holds_it_fixed():
+    """Homogeneous drop-out (Beta concentrated at p = 0.2): a and b are not identified, the fit
+    is flagged, and the conditional draws give a finite, narrow interval."""
+    from analysis.conversion.bgnbd import fit_bgnbd, simulate_bgnbd
+    from analysis.conversion.gamma_gamma import fit_gamma_gamma
+    from analysis.conversion.ltv import _bootstrap_means, dropout_on_ridge
+
+    age = np.full(3000, 52.0)
+    freq, rec = simulate_bgnbd((1.0, 4.0, 2e5, 8e5), age, seed=7)
+    ridge = fit_bgnbd(freq, rec, age)
+    assert dropout_on_ridge(ridge)
+    identified = fit_bgnbd(*simulate_bgnbd((0.5, 5.0, 0.8, 2.5), age, seed=7), age)
+    assert not dropout_on_ridge(identified)
+    rep = freq > 0
+    rng = np.random.default_rng(0)
+    spend = rng.gamma(4.0, 10.0, size=int(rep.sum()))
+    gg = fit_gamma_gamma(freq[rep], spend)
+    summary = pd.DataFrame({"frequency": freq, "recency": rec, "T": age, "monetary_value": np.nan})
+    summary.loc[rep, "monetary_value"] = spend
+    draws = _bootstrap_means(
+        ridge,
+        gg,
+        summary,
+        np.ones(len(summary)),
+        horizon=26,
+        discount_rate=0.0,
+        n_draws=200,
+        rng=np.random.default_rng(1),
+    )
+    purchases = draws[:, 0]
+    assert np.all(np.isfinite(purchases))
+    lo, hi = np.quantile(purchases, [0.025, 0.975])
+    assert hi - lo < 0.2 * np.median(purchases)

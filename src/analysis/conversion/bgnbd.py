@@ -241,6 +241,7 @@ def mle_log_params(
     weights: np.ndarray,
     *,
     model: str,
+    accept_ridge: Callable[[np.ndarray, np.ndarray], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Maximise ``sum(w_i * loglik_obs(theta)_i)`` over log-parameters ``theta``.
 
@@ -269,7 +270,10 @@ def mle_log_params(
             theta = polish.x
             grad = approx_fprime(theta, objective, centered=True)
     # convergence is judged by the gradient of the mean log-likelihood at the optimum
-    if not np.all(np.isfinite(grad)) or np.max(np.abs(grad)) > 1e-4:
+    converged = np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= 1e-4
+    if not converged and accept_ridge is not None and np.all(np.isfinite(grad)):
+        converged = accept_ridge(theta, grad)
+    if not converged:
         raise ModelFitError(
             f"{model}: no interior maximum found (gradient {np.round(grad, 6).tolist()} at "
             f"log-parameters {np.round(theta, 4).tolist()}); the data may not identify the model"
@@ -304,6 +308,21 @@ def _weights(weights: Any, n: int) -> np.ndarray:
     return w
 
 
+def _on_dropout_ridge(theta: np.ndarray, grad: np.ndarray) -> bool:
+    """Accept an optimum far out on the ``a, b → ∞`` ridge (see the module docstring).
+
+    There the likelihood keeps rising, ever more slowly, along ``log a = log b + const``: the
+    gradient is zero for ``r`` and ``alpha`` and across the ridge (``∂/∂log a − ∂/∂log b``) but
+    not along it. Accepted when ``a`` and ``b`` both exceed ``e^8`` (≈ 3,000), the gradient for
+    ``r`` and ``alpha`` is below 1e-4 and across the ridge below 1e-3 (that far out, the log-beta
+    differences lose digits, so the across-ridge gradient cannot be driven lower).
+    """
+    across = abs(grad[2] - grad[3]) / np.sqrt(2)
+    return bool(
+        theta[2] > 8 and theta[3] > 8 and np.max(np.abs(grad[:2])) <= 1e-4 and across <= 1e-3
+    )
+
+
 def fit_bgnbd(
     frequency: Any,
     recency: Any,
@@ -335,7 +354,11 @@ def fit_bgnbd(
         )
     w = _weights(weights, x.size)
     theta, cov, ll = mle_log_params(
-        lambda th: bgnbd_loglik(np.exp(th), x, t_x, age), np.log(start), w, model="BG/NBD"
+        lambda th: bgnbd_loglik(np.exp(th), x, t_x, age),
+        np.log(start),
+        w,
+        model="BG/NBD",
+        accept_ridge=_on_dropout_ridge,
     )
     est = np.exp(theta)
     se = dict(zip(BGNBD_PARAMS, est * np.sqrt(np.diag(cov)), strict=True))

@@ -229,6 +229,12 @@ class LtvResult(Result):
                 f"The difference is {self.clv_diff:+,.2f} ({level} interval "
                 f"{self.clv_diff_ci[0]:+,.2f} to {self.clv_diff_ci[1]:+,.2f})."
             )
+        ridge = [g.label for g in self.groups if dropout_on_ridge(g.bgnbd)]
+        if ridge:
+            parts.append(
+                f"For {' and '.join(ridge)}, the data do not tell how drop-out varies between "
+                f"customers; the interval holds that part of the model at its estimate."
+            )
         if self.weighted:
             parts.append("Customers are weighted, so the gap is as causal as the weights allow.")
         else:
@@ -260,6 +266,29 @@ class LtvResult(Result):
         return ax
 
 
+#: Standard error of log a or log b above which drop-out heterogeneity counts as unidentified
+#: (a factor of e³ ≈ 20 at one standard error).
+RIDGE_LOG_SE = 3.0
+#: ``a + b`` above which the Beta of drop-out probabilities is a point mass for all purposes.
+RIDGE_CONCENTRATION = float(np.exp(8))
+
+
+def dropout_on_ridge(bg: BgNbdFit) -> bool:
+    """Whether the BG/NBD fit lies on the ridge where ``a`` and ``b`` are not identified.
+
+    With no heterogeneity in drop-out in the data, ``a`` and ``b`` run off together (the Beta
+    collapses to a point ``p = a / (a + b)``); predictions stay stable but ``a`` and ``b`` mean
+    little. Flagged when ``a + b`` exceeds :data:`RIDGE_CONCENTRATION` or the standard error of
+    ``log a`` or ``log b`` exceeds :data:`RIDGE_LOG_SE`.
+    """
+    se_log = np.sqrt(np.clip(np.diag(bg.cov_log)[2:], 0, None))
+    return bool(
+        bg.a + bg.b > RIDGE_CONCENTRATION
+        or np.any(~np.isfinite(se_log))
+        or np.any(se_log > RIDGE_LOG_SE)
+    )
+
+
 def _bootstrap_means(
     bg: BgNbdFit,
     gg: GammaGammaFit,
@@ -271,8 +300,19 @@ def _bootstrap_means(
     n_draws: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """``(n_draws, 3)`` weighted means of expected purchases, spend and CLV over draws."""
-    bg_draws = np.exp(rng.multivariate_normal(np.log(bg.params), bg.cov_log, size=n_draws))
+    """``(n_draws, 3)`` weighted means of expected purchases, spend and CLV over draws.
+
+    When drop-out heterogeneity is not identified (:func:`dropout_on_ridge`), ``a`` and ``b``
+    are held at their estimates and ``(r, alpha)`` are drawn from their normal distribution
+    conditional on them: draws along the flat ridge would otherwise produce absurd predictions.
+    """
+    mean, cov = np.log(bg.params), bg.cov_log
+    if dropout_on_ridge(bg):
+        cond = cov[:2, :2] - cov[:2, 2:] @ np.linalg.solve(cov[2:, 2:], cov[2:, :2])
+        head = rng.multivariate_normal(mean[:2], (cond + cond.T) / 2, size=n_draws)
+        bg_draws = np.exp(np.column_stack([head, np.tile(mean[2:], (n_draws, 1))]))
+    else:
+        bg_draws = np.exp(rng.multivariate_normal(mean, cov, size=n_draws))
     gg_draws = np.exp(rng.multivariate_normal(np.log(gg.params), gg.cov_log, size=n_draws))
     out = np.full((n_draws, 3), np.nan)
     for i in range(n_draws):
