@@ -8,7 +8,7 @@
 * figures 9 × 3.5 inches at 100 dpi (900 px wide: the report column is 1000 px and images
   shrink to fit a narrower window), no top/right spines, bold titles;
 * in IPython, data frames displayed as the last expression of a cell are rendered with
-  :func:`analysis.report.format_frame`: thousands separators, percentages for shares, intervals
+  :func:`analysis.formats.format_frame`: thousands separators, percentages for shares, intervals
   as ``2.1–4.5``, every cell escaped.
 """
 
@@ -53,6 +53,6 @@ def _register_frame_formatter() -> None:
         return
     import pandas as pd
 
-    from analysis.report import format_frame
+    from analysis.formats import format_frame
 
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, format_frame)
