@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -227,7 +226,15 @@ def test_clean_staging_removes_only_leftovers(tmp_path):
 
 
 def test_house_style_registers_the_table_formatter():
-    from analysis import viz
+    import matplotlib as mpl
+    from IPython.core.interactiveshell import InteractiveShell
 
-    assert viz.PALETTE == "colorblind"
-    assert Path(viz.__file__).exists()
+    from analysis.viz import use_house_style
+
+    shell = InteractiveShell.instance()
+    use_house_style()
+    html = shell.display_formatter.formatters["text/html"](
+        pd.DataFrame({"n": [12345], "share": [0.5], "name": [HOSTILE]})
+    )
+    assert ">12,345<" in html and ">50.0%<" in html and "<script>" not in html
+    assert tuple(mpl.rcParams["figure.figsize"]) == (9.0, 3.5)
