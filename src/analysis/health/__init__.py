@@ -8,12 +8,19 @@ channels        the same per channel (chat, forum topic, ...)
 responsiveness  response rate within 24 h / 7 d, time to first response (staff vs members)
 discussion      discussion depth, conversation duration (reply trees or time-gap sessions)
 shares          member-initiated threads, member-to-member replies, support deflection
-newcomers       newcomer welcome, return after a reply, repeat contribution
-retention       DAU/WAU/MAU and stickiness, week-over-week return, cohort retention matrix
+newcomers       newcomer welcome, return after a reply (repeat: repeat contribution; both on
+                newcomer_table, one row per newcomer)
+retention       one import for usage (DAU/WAU/MAU, stickiness), weekly_return (week-over-week
+                return) and cohorts (cohort retention matrix), built on active_periods
 engagement      replies per root post ÷ members
 concentration   Gini, top-5/10 share, CHAOSS contributor absence factor
 ladder          member levels and rules; ladder_moves: transitions, promotion candidates
 warnings        early warnings: robust z-scores and change points, overheating vs fatigue
+
+Shared machinery: periods (UTC calendar periods on the engine and in pandas), period_results
+(per-period rows, exact quantiles), thread_table (the per-thread table) with thread_queries (its
+aggregates) and reply_depth (reply depth by pointer jumping on the engine), engine_cache (tables
+materialised once per community and shared by the metrics that need them).
 """
 
 from analysis.health.activity import ActivitySeries, activity, activity_expr, members_included

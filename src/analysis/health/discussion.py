@@ -4,8 +4,8 @@
 table of :mod:`analysis.health.thread_table`, whose module docstring defines threads, replies and
 reply depth; :func:`conversation_duration` (first to last message of conversations with two or
 more people) on reply threads or, for chats without reply links, on time-gap sessions
-(:func:`sessions_expr`). Periods, empty periods and exact quantiles are as in
-:mod:`analysis.health.period_results`.
+(:func:`analysis.health.sessions.sessions_expr`, importable from here too). Periods, empty
+periods and exact quantiles are as in :mod:`analysis.health.period_results`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import ibis
 import pandas as pd
 
 from analysis.data import Community
@@ -31,16 +30,15 @@ from analysis.health.periods import (
     Period,
     check_period,
     data_periods,
-    epoch_seconds,
     period_floor,
 )
+from analysis.health.sessions import sessions_expr
 from analysis.health.thread_queries import (
     ThreadDataNotes,
     thread_channels,
     thread_notes,
     thread_values,
 )
-from analysis.health.thread_table import included_messages
 from analysis.results import Result
 
 __all__ = [
@@ -202,56 +200,6 @@ def discussion_depth(
         overall=overall,
         frame=frame,
         notes=notes,
-    )
-
-
-def sessions_expr(
-    community: Community,
-    *,
-    gap: str = "30min",
-    include_staff: bool = True,
-    include_bots: bool = False,
-) -> Any:
-    """Time-gap sessions per channel, one row per session (an ibis expression).
-
-    Within each channel, the included non-service messages ordered by ``(created_at,
-    message_id)`` are cut wherever the gap to the previous message exceeds ``gap``: a session is
-    a maximal run of consecutive messages with gaps ``≤ gap``. Computed with window functions
-    (``lag`` for the gap, a running sum of "new session" flags for the session number).
-
-    Columns: ``channel_id``, ``session`` (1, 2, ... per channel), ``created_at`` (first
-    message), ``last_at``, ``n_messages``, ``participants``, ``duration_seconds`` (last − first,
-    whole seconds).
-    """
-    gap_s = int(pd.Timedelta(gap).total_seconds())
-    if gap_s <= 0:
-        raise ValueError(f"gap {gap!r} must be positive, e.g. '30min'")
-    msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
-    order = ["created_at", "message_id"]
-    w = ibis.window(group_by="channel_id", order_by=order)
-    cw = ibis.cumulative_window(group_by="channel_id", order_by=order)
-    m = msgs.mutate(t=epoch_seconds(msgs.created_at))
-    m = m.mutate(prev_t=m.t.lag().over(w))
-    m = m.mutate(
-        new=ibis.ifelse(m.prev_t.isnull() | ((m.t - m.prev_t) > gap_s), 1, 0).cast("int64")
-    )
-    m = m.mutate(session=m.new.sum().over(cw))
-    s = m.group_by(["channel_id", "session"]).aggregate(
-        created_at=m.created_at.min(),
-        last_at=m.created_at.max(),
-        n_messages=m.count(),
-        participants=m.member_id.nunique(),
-        first_t=m.t.min(),
-        last_t=m.t.max(),
-    )
-    return s.select(
-        "channel_id",
-        "session",
-        "created_at",
-        "last_at",
-        "n_messages",
-        "participants",
-        duration_seconds=s.last_t - s.first_t,
     )
 
 

@@ -192,11 +192,7 @@ def response_rate(
     """
     check_period(period)
     windows = _window_seconds(within)
-    kw = {
-        "include_staff": include_staff,
-        "include_bots": include_bots,
-        "reply_sources": reply_sources,
-    }
+    kw = dict(include_staff=include_staff, include_bots=include_bots, reply_sources=reply_sources)
     end = community.last_message_at()
     end_s = int(end.timestamp())
     t = shared_thread_table(community, **kw)
@@ -380,11 +376,7 @@ def time_to_first_response(
     -------
     TimeToFirstResponse
     """
-    kw = {
-        "include_staff": include_staff,
-        "include_bots": include_bots,
-        "reply_sources": reply_sources,
-    }
+    kw = dict(include_staff=include_staff, include_bots=include_bots, reply_sources=reply_sources)
     threads = thread_values(
         community,
         kw,
