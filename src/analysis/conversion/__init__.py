@@ -79,6 +79,7 @@ from analysis.conversion.propensity import (
     effective_sample_size,
     fit_propensity,
 )
+from analysis.conversion.study import ConversionStudy, conversion_study
 from analysis.conversion.survival import (
     CoxResult,
     SurvivalResult,
@@ -96,6 +97,8 @@ from analysis.conversion.survival_data import (
 
 __all__ = [
     "CONTROL_DESIGNS",
+    "ConversionStudy",
+    "conversion_study",
     "COVARIATES",
     "METHODS",
     "OUTCOMES",
