@@ -29,8 +29,9 @@ class Result:
         raise NotImplementedError(f"{type(self).__name__} has no plot")
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
-        table = frame.to_html(escape=True, max_rows=30, float_format=lambda v: f"{v:,.4g}")
+        from analysis.formats import format_frame
+
+        table = format_frame(self.to_frame())
         return (
             f'<div class="wb-result"><h4>{html.escape(self.title)}</h4>'
             f"<p>{html.escape(self.summary())}</p>{table}</div>"
