@@ -88,3 +88,19 @@ def test_mentions_must_point_at_known_messages_and_members():
 def test_unknown_graph_kind_names_the_choices(mentioning):
     with pytest.raises(ValueError, match="'mention'"):
         graphs.edges_expr(mentioning, "mentions")
+
+
+def test_simulated_mentions_address_the_replied_to_member(tmp_path, monkeypatch):
+    """The simulator's replies that open with a mention_name address the author of the message
+    replied to: through the real Telegram ingest, every mention edge is also a reply edge."""
+    from analysis.ingest import ingest_raw_dir
+    from analysis.synth import generate_community
+
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret")
+    generate_community(tmp_path, n_members=300, seed=4)
+    tables = ingest_raw_dir(tmp_path)
+    assert len(tables.mentions) > 100
+    c = Community.from_tables(tables)
+    mention = set(_edges(c, graphs.mention_edges_expr(c)))
+    reply = {(s, t) for s, t, _ in _edges(c, graphs.edges_expr(c, "reply"))}
+    assert {(s, t) for s, t, _ in mention} <= reply

@@ -8,6 +8,10 @@ With ``SynthConfig.hostile_strings`` the writer swaps in hostile user text
 (:data:`~analysis.synth.texts.HOSTILE_NAMES` for a few ordinary members spread over the roster,
 the community-name and topic-title suffixes, :data:`~analysis.synth.texts.HOSTILE_TEXTS` for
 some thread openers). It draws no random numbers, so every id, time and count is unchanged.
+
+Mentions: one in five first answers and follow-ups (``variant % 5 == 0``) to another member's
+message opens by addressing that member with a ``mention_name`` entity (their first name and
+user id), as Telegram writes a mention of a user without a username.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 
 from analysis.synth.clock import DAY, MSK, iso_times
 from analysis.synth.config import TOPICS
-from analysis.synth.kinds import BOT, INTRO, JOIN, ROOT, TOPIC
+from analysis.synth.kinds import ANSWER, BOT, FOLLOWUP, INTRO, JOIN, ROOT, TOPIC
 from analysis.synth.texts import (
     DIGEST,
     EMOJI,
@@ -102,7 +106,11 @@ def write_telegram_export(
                         line += _body(text, [{"type": "plain", "text": text}])
                     else:
                         first = sim.first_name[who] if k == INTRO else ""
-                        line += _text_json(k, variant[j], first, hostile)
+                        body = _text_json(k, variant[j], first, hostile)
+                        addressee = _addressee(sim, ev, k, variant[j], reply_to[j], who)
+                        if addressee >= 0:
+                            body = _mention_json(sim.first_name[addressee], uid[addressee], body)
+                        line += body
                     if starts[j + 1] > starts[j]:
                         line += (
                             f', "reactions": [{", ".join(reactions[starts[j] : starts[j + 1]])}]'
@@ -168,6 +176,26 @@ def _digest(sim: Simulation, local_day: int) -> str:
 def _dumps(value: Any) -> str:
     """Compact JSON, non-ASCII kept as is (as Telegram Desktop writes it)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def _addressee(sim: Simulation, ev: dict, kind: int, variant: int, reply_to: int, who: int) -> int:
+    """The person a reply addresses by name (see the module docstring), or -1."""
+    if kind not in (ANSWER, FOLLOWUP) or variant % 5 or not reply_to:
+        return -1
+    target = int(ev["author"][reply_to - 1])
+    if target == who or sim.role[target] != "member":
+        return -1
+    return target
+
+
+def _mention_json(first: str, user_id: str, body: str) -> str:
+    """Prefix a serialised message body with a ``mention_name`` of ``first`` (``user_id``)."""
+    doc = json.loads("{" + body + "}")
+    mention = {"type": "mention_name", "text": first, "user_id": int(user_id.removeprefix("user"))}
+    entities = [mention, {"type": "plain", "text": ", "}, *doc["text_entities"]]
+    text = doc["text"] if isinstance(doc["text"], list) else [doc["text"]]
+    parts = [mention, ", ", *text]
+    return _body(parts, entities)
 
 
 def _body(text: Any, entities: list[dict[str, str]]) -> str:
