@@ -58,6 +58,11 @@ def test_findings_hold_real_numbers(demo):
     assert health["activity"]["messages_total"] > 1000
     assert health["activity"]["complete_periods"] >= 50
     assert 0 < health["response_rate_24h"] <= 1 and health["absence_factor"] >= 1
+    conv = json.loads((run_dir / "community_to_customer.json").read_text())["figures"]
+    head = conv["headline"]
+    assert head["att_ci_low"] <= head["att"] <= head["att_ci_high"]
+    assert 0 < head["att"] < head["raw_gap"]  # the demo plants selection on purchase history
+    assert {r["method"] for r in conv["estimators"]} >= {"matching", "weighting", "doubly_robust"}
     net = json.loads((run_dir / "interaction_network.json").read_text())["figures"]
     assert net["overview"]["n_nodes"] > 50 and len(net["overview"]["top_members"]) == 10
     assert 0 <= net["staff_dependency"]["cut_off_share"] <= 1
