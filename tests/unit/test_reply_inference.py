@@ -14,6 +14,7 @@ from analysis.ingest.reply_inference import (
     ReplyInferenceError,
     ReplyModel,
     ReplyModelError,
+    describe_reply_sources,
     infer_replies,
     link_records,
     read_irc_log,
@@ -166,6 +167,12 @@ def test_result_is_deterministic_and_independent_of_row_order():
     shuffled = infer_replies(msgs.sample(frac=1.0, random_state=1), ROSTER)
     pd.testing.assert_frame_equal(shuffled.loc[first.index], first)
     assert (first["reply_source"] == "inferred").mean() > 0.5
+    note = describe_reply_sources(first)
+    assert note.startswith(
+        f"Reply links: 0 explicit, {(first['reply_source'] == 'inferred').sum()}"
+    )
+    assert "link F1 0." in note
+    assert describe_reply_sources(msgs) == "Reply links: 0 explicit, none inferred."
     validate("messages", first, source="test")
     # every inferred target is earlier in the same channel
     ids = first.set_index("message_id")
