@@ -64,7 +64,10 @@ def test_sections_draw_and_tables_have_rows(panel_study):
 
     matplotlib.use("Agg")
     _, study = panel_study
-    assert {"matching", "weighting", "doubly_robust"} <= set(study.estimators().index)
+    table = study.estimators()
+    assert list(table.index) == ["matching", "weighting", "doubly robust"]
+    dr = study.effect.comparison.result("doubly_robust")
+    assert table.loc["doubly robust", "effect (pp)"] == pytest.approx(100 * dr.estimate)
     assert not study.balance().empty
     for plot in (study.plot_overlap, study.plot_balance, study.plot_ltv):
         assert plot() is not None

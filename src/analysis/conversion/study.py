@@ -204,8 +204,33 @@ class ConversionStudy(Result):
         return ax
 
     def estimators(self) -> pd.DataFrame:
-        """Matching, weighting and doubly robust ATT side by side (empty without the design)."""
-        return self.effect.to_frame() if self.effect is not None else pd.DataFrame()
+        """Matching, weighting and doubly robust ATT side by side, for reading.
+
+        One row per method: the effect on members in percentage points with its interval, the
+        p-value, members compared, the effective number of comparison customers (Kish), the
+        share of the raw gap explained by selection and how the standard error was computed.
+        The full table, with the placebo rows, is ``study.effect.to_frame()``. Empty without
+        the design.
+        """
+        if self.effect is None:
+            return pd.DataFrame()
+        frame = self.effect.to_frame()
+        frame = frame.loc[[m for m in frame.index if not str(m).startswith("placebo")]]
+        out = pd.DataFrame(
+            {
+                "effect (pp)": 100 * frame["att"],
+                "effect_ci_low": 100 * frame["ci_low"],
+                "effect_ci_high": 100 * frame["ci_high"],
+                "p_value": frame["p_value"],
+                "members": frame["n_treated"],
+                "comparison (effective)": frame["ess_control"].round(0),
+                "share of raw gap from selection": frame["share_of_gap_from_selection"],
+                "standard error": frame["se_method"],
+            }
+        )
+        out.index = [str(m).replace("_", " ") for m in out.index]
+        out.index.name = "method"
+        return out
 
     def balance(self) -> pd.DataFrame:
         """Standardised differences of the pre-join covariates before and after adjustment."""
