@@ -102,7 +102,7 @@ def test_memo_shares_one_materialised_thread_table_per_community_and_options():
 def test_memo_is_dropped_with_its_community_and_its_duckdb_tables_with_it():
     c = _community(_random_forest(80, 4))
     backend = c.backend
-    reply_depth_table(c)
+    depths = reply_depth_table(c)
     shared_thread_table(c)
     key = id(c)
     assert key in engine_cache._STORE
@@ -112,7 +112,7 @@ def test_memo_is_dropped_with_its_community_and_its_duckdb_tables_with_it():
         return backend.raw_sql(sql).fetchall()[0][0]
 
     assert cache_tables() > 0
-    del c
+    del c, depths
     gc.collect()
     assert key not in engine_cache._STORE
     assert cache_tables() == 0

@@ -29,7 +29,7 @@ from typing import Any
 import ibis
 
 from analysis.data import Community
-from analysis.health.engine_cache import materialise, memo
+from analysis.health.engine_cache import materialise
 
 __all__ = ["MAX_ROUNDS", "ReplyCycleError", "reply_depth_table"]
 
@@ -86,8 +86,10 @@ def _compute(community: Community) -> Any:
 def reply_depth_table(community: Community) -> Any:
     """Depth of every reply (``message_id``, ``depth`` int64) as an ibis table on the engine.
 
-    Materialised once per community (:mod:`analysis.health.engine_cache`); see the module
-    docstring for the definition and the method. Raises :class:`ReplyCycleError` (a
-    ``ValueError``) when reply links form a cycle.
+    See the module docstring for the definition and the method. The rounds run when this is
+    called and their tables live on the engine as long as the returned expression does (not
+    memoised: callers keep only what they aggregate from it, e.g.
+    :func:`analysis.health.thread_table.thread_depth_table`, so the reply-level tables are
+    freed). Raises :class:`ReplyCycleError` (a ``ValueError``) when reply links form a cycle.
     """
-    return memo(community, ("reply_depth",), lambda: _compute(community))
+    return _compute(community)
