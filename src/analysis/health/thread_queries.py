@@ -103,7 +103,7 @@ def thread_channels(community: Community, kw: dict[str, Any], by_channel: bool) 
 
 @dataclass(frozen=True)
 class ThreadDataNotes:
-    """Data-quality counts shared by the thread results (definitions in the module docstring)."""
+    """Data-quality counts of thread results (defined in :mod:`analysis.health.thread_table`)."""
 
     n_threads: int
     n_missing_root_threads: int
