@@ -258,3 +258,35 @@ def test_shipped_model_loads_and_bad_files_are_named(tmp_path):
     with pytest.raises(ReplyModelError, match="m.json: not valid JSON"):
         ReplyModel.load(bad)
     assert ReplyModel.from_dict(model.to_dict()) == model
+
+
+def test_links_never_cross_channels():
+    msgs = pd.concat(
+        [
+            chat([("1", "a", 0, "how do I mount a usb stick?")], channel="A"),
+            chat([("2", "b", 1, "alice: check dmesg"), ("3", "c", 2, "bob: thanks")], "B"),
+            chat([("4", "a", 3, "bob: it does not show up")], channel="A"),
+        ],
+        ignore_index=True,
+    )
+    out = infer_replies(msgs, ROSTER).set_index("message_id")
+    assert pd.isna(out.loc["2", "reply_to_id"])  # alice never spoke in B
+    assert out.loc["3", "reply_to_id"] == "2"
+    assert out.loc["4", "reply_to_id"] == "1"  # bob never spoke in A: her own question
+    assert out.loc["3", "thread_id"] == "2"
+    assert out.loc["4", "thread_id"] == "1"
+
+
+def test_text_chunking_does_not_change_the_result(monkeypatch):
+    from analysis.ingest import _reply_features
+
+    rng = np.random.default_rng(5)
+    words = ["disk", "grub", "wifi", "kernel", "driver", "boot", "alice:", "bob,", "carol"]
+    rows = [
+        (f"m{i}", str(rng.choice(list("abcd"))), i, " ".join(rng.choice(words, 5)))
+        for i in range(200)
+    ]
+    msgs = chat(rows)
+    whole = infer_replies(msgs, ROSTER)
+    monkeypatch.setattr(_reply_features, "_TEXT_CHUNK", 7)
+    pd.testing.assert_frame_equal(infer_replies(msgs, ROSTER), whole)

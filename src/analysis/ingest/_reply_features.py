@@ -130,6 +130,7 @@ class ChatRecords:
     """
 
     minutes: np.ndarray
+    channel: np.ndarray
     speaker: np.ndarray
     is_system: np.ndarray
     addr: np.ndarray
@@ -182,14 +183,39 @@ class NameTable:
         return cls(single, multi, max((int(c) for c in names.values()), default=-1))
 
 
+_TEXT_CHUNK = 131_072
+
+
 def _scan_texts(
     texts: Sequence[Any], is_system: np.ndarray, table: NameTable
 ) -> tuple[np.ndarray, ...]:
     """Addressee, mentions, question, opener, length and word bits of every text.
 
-    One regular-expression pass per text; everything per word is decided once per distinct
-    word (``pandas.factorize``) and spread back with numpy.
+    Works through the texts in chunks (bounded memory); words are numbered by first
+    appearance over all texts, so the result does not depend on the chunk size.
     """
+    vocab: dict[str, int] = {}
+    parts = [
+        _scan_chunk(texts[a : a + _TEXT_CHUNK], is_system[a : a + _TEXT_CHUNK], table, vocab)
+        for a in range(0, len(texts), _TEXT_CHUNK)
+    ]
+    if not parts:
+        parts = [_scan_chunk([], is_system[:0], table, vocab)]
+    offsets = np.cumsum([0] + [len(p[0]) for p in parts])
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] + o for p, o in zip(parts, offsets, strict=False)]),
+        np.concatenate([p[2] for p in parts]),
+        *(np.concatenate([p[k] for p in parts]) for k in range(3, 7)),
+    )
+
+
+def _scan_chunk(
+    texts: Sequence[Any], is_system: np.ndarray, table: NameTable, vocab: dict[str, int]
+) -> tuple[np.ndarray, ...]:
+    """:func:`_scan_texts` on one chunk: one regular-expression pass per text; everything per
+    word is decided once per distinct word (``pandas.factorize``) and spread back with numpy.
+    ``vocab`` (word -> number by first appearance) carries over between chunks."""
     n = len(texts)
     single, multi = table.single, table.multi
     chat = [t if isinstance(t, str) and not is_system[i] else "" for i, t in enumerate(texts)]
@@ -207,6 +233,8 @@ def _scan_texts(
             np.array([], dtype=object),
         )
     )
+    del flat
+    number = np.fromiter((vocab.setdefault(w, len(vocab)) for w in uniques), np.int64, len(uniques))
     u_name = np.fromiter((single.get(w, -1) for w in uniques), np.int64, len(uniques))
     u_open = np.fromiter((w in _OPENERS for w in uniques), bool, len(uniques))
     u_content = np.fromiter(
@@ -230,7 +258,7 @@ def _scan_texts(
     opener = np.zeros(n, dtype=bool)
     opener[msg[u_open[codes]]] = True
     content = u_content[codes]
-    bit = (codes[content] % _N_BITS).astype(np.uint64)
+    bit = (number[codes[content]] % _N_BITS).astype(np.uint64)
     owner = msg[content]
     bits = np.zeros((n, _N_BITS // 64), dtype=np.uint64)
     for half in range(_N_BITS // 64):
@@ -261,8 +289,9 @@ def prepare_records(
     speaker: np.ndarray,
     texts: Sequence[Any],
     names: Mapping[str, int] | NameTable,
+    channel: np.ndarray | None = None,
 ) -> ChatRecords:
-    """Derive the per-message facts of one chat.
+    """Derive the per-message facts of one chat, or of several chats laid end to end.
 
     Parameters
     ----------
@@ -275,10 +304,14 @@ def prepare_records(
     names : mapping or NameTable
         Addressable name -> author code (nicks, display names); matched word by word,
         case-insensitively (:func:`_words`).
+    channel : numpy.ndarray, optional
+        Integer chat codes when several chats are processed at once; each chat's messages must
+        be contiguous (and in time order). Nothing links or counts across chats.
     """
     minutes = np.asarray(minutes, dtype=np.float64)
     speaker = np.asarray(speaker, dtype=np.int64)
     n = len(minutes)
+    chan = np.zeros(n, dtype=np.int64) if channel is None else np.asarray(channel, np.int64)
     is_system = speaker < 0
     table = NameTable.build(names)
     addr, m_msg, m_code, question, opener, log_len, words = _scan_texts(texts, is_system, table)
@@ -287,22 +320,30 @@ def prepare_records(
     has_mention = np.zeros(n, dtype=bool)
     has_mention[m_msg] = True
 
-    prev_same, next_same = _prev_next_by_key(speaker)
-    _, next_addr_same = _prev_next_by_key(addr)
+    # (chat, member) keys, densely numbered, so that nothing is shared across chats
+    span = max(n_codes, 1)
+    spk_wide = np.where(speaker >= 0, chan * span + speaker, -1)
+    addr_wide = np.where(addr >= 0, chan * span + addr, -1)
+    uniq = np.unique(np.concatenate([spk_wide[spk_wide >= 0], addr_wide[addr_wide >= 0]]))
+    spk_key = np.where(spk_wide >= 0, np.searchsorted(uniq, spk_wide), -1)
+    addr_key = np.where(addr_wide >= 0, np.searchsorted(uniq, addr_wide), -1)
 
-    # most recent message before i that addressed s(i)
+    prev_same, next_same = _prev_next_by_key(spk_key)
+    _, next_addr_same = _prev_next_by_key(addr_key)
+
+    # most recent message before i (same chat) that addressed s(i)
     stride = n + 1
-    addressing = np.flatnonzero(addr >= 0)
-    keys = np.sort(addr[addressing] * stride + addressing)
-    query = speaker * stride + np.arange(n)
+    addressing = np.flatnonzero(addr_key >= 0)
+    keys = np.sort(addr_key[addressing] * stride + addressing)
+    query = spk_key * stride + np.arange(n)
     at = np.searchsorted(keys, query) - 1
-    found = (at >= 0) & (speaker >= 0)
+    found = (at >= 0) & (spk_key >= 0)
     hit = keys[np.maximum(at, 0)] if len(keys) else np.zeros(n, dtype=np.int64)
-    found &= (hit // stride) == speaker if len(keys) else False
+    found &= (hit // stride) == spk_key if len(keys) else False
     last_addressed = np.where(found, hit % stride, -1).astype(np.int64)
 
     # the member each author last addressed (carried forward over the author's messages)
-    frame = pd.DataFrame({"s": speaker, "a": np.where(addr >= 0, addr, np.nan)})
+    frame = pd.DataFrame({"s": spk_key, "a": np.where(addr >= 0, addr, np.nan)})
     carried = frame.groupby("s", sort=False)["a"].ffill().to_numpy()
     partner_incl = np.where(np.isnan(carried), -1, carried).astype(np.int64)
     partner_incl[is_system] = -1
@@ -317,16 +358,21 @@ def prepare_records(
         idx[chat] = chat
         last_chat = np.maximum.accumulate(idx)
         prev_chat[1:] = last_chat[:-1]
+        prev_chat[(prev_chat >= 0) & (chan[np.maximum(prev_chat, 0)] != chan)] = -1
         spk = speaker[chat]
-        new_run = np.concatenate([[True], spk[1:] != spk[:-1]])
+        new_run = np.concatenate(
+            [[True], (spk[1:] != spk[:-1]) | (chan[chat][1:] != chan[chat][:-1])]
+        )
         run = np.cumsum(new_run) - 1
         run_last = np.zeros(run[-1] + 1, dtype=np.int64)
         run_last[run] = chat  # later positions overwrite: last index of each run
         before = np.where(run > 0, run_last[np.maximum(run - 1, 0)], -1)
+        before[(before >= 0) & (chan[np.maximum(before, 0)] != chan[chat])] = -1
         prev_other[chat] = before
         # a system line's "previous other" is unused
     return ChatRecords(
         minutes=minutes,
+        channel=chan,
         speaker=speaker,
         is_system=is_system,
         addr=addr,
@@ -380,6 +426,7 @@ def candidate_features(
     gap = t_i[:, None] - rec.minutes[jc]
     chat_i = ~rec.is_system[i]
     valid = (j >= 0) & ~rec.is_system[jc] & chat_i[:, None] & (gap <= horizon_minutes)
+    valid &= rec.channel[jc] == rec.channel[i][:, None]
 
     # self slot
     pc = rec.prev_chat[i]

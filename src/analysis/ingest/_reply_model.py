@@ -157,6 +157,7 @@ def link_records(
     model: ReplyModel,
     *,
     rows: np.ndarray | None = None,
+    channel: np.ndarray | None = None,
 ) -> np.ndarray:
     """The most likely parent of every message of one chat (the model's argmax).
 
@@ -173,6 +174,9 @@ def link_records(
     model : ReplyModel
     rows : numpy.ndarray, optional
         Only predict these positions (others get themselves).
+    channel : numpy.ndarray, optional
+        Integer chat codes to process several chats in one call (each chat contiguous and in
+        time order); candidates never cross chats.
 
     Returns
     -------
@@ -180,7 +184,7 @@ def link_records(
         int64 parent position per message; a message that is its own parent starts a
         conversation.
     """
-    rec = prepare_records(minutes, speaker, texts, names)
+    rec = prepare_records(minutes, speaker, texts, names, channel)
     n = len(rec)
     parent = np.arange(n, dtype=np.int64)
     todo = np.flatnonzero(~rec.is_system) if rows is None else np.asarray(rows, dtype=np.int64)

@@ -292,44 +292,48 @@ def infer_replies(
     explicit = source == "explicit"
     new_source = source.copy()
 
-    for _, idx in sorted(out.groupby("channel_id", sort=False).indices.items()):
-        if explicit[idx].any() and not channels_with_replies:
-            continue
-        if not (source[idx] != "explicit").any():
-            continue
-        order = idx[np.lexsort((id_rank[idx], ns[idx]))]
-        speaker = np.where(is_service[order], -1, member_codes[order]).astype(np.int64)
-        minutes = (ns[order] - ns[order].min()) / 6e10
-        chan_texts = texts[order] if texts is not None else np.full(len(order), None, dtype=object)
-        predicted = link_records(minutes, speaker, chan_texts, names, model)
-        chan_ids = mids[order]
-        chan_explicit = explicit[order]
-        chan_service = is_service[order]
-        here = np.arange(len(order), dtype=np.int64)
-        parent = np.where(chan_service, here, predicted)
-        if chan_explicit.any():
-            targets = pd.Index(chan_ids).get_indexer(reply_to[order][chan_explicit])
-            rows_e = here[chan_explicit]
-            parent[rows_e] = np.where((targets >= 0) & (targets != rows_e), targets, rows_e)
-        root = parent.copy()
-        for _ in range(64):  # pointer jumping; explicit cycles (invalid data) stop here
-            nxt = root[root]
-            if np.array_equal(nxt, root):
-                break
-            root = nxt
-        inferred_rows = ~chan_explicit & ~chan_service
-        linked = inferred_rows & (parent != here)
-        chan_reply = reply_to[order]
-        chan_reply[inferred_rows] = None
-        chan_reply[linked] = chan_ids[parent[linked]]
-        reply_to[order] = chan_reply
-        chan_source = new_source[order]
-        chan_source[inferred_rows] = "none"
-        chan_source[linked] = "inferred"
-        new_source[order] = chan_source
-        root_rows = order[root]
-        chan_thread = np.where(explicit[root_rows], thread[root_rows], mids[root_rows])
-        thread[order] = np.where(chan_service, thread[order], chan_thread)
+    chan_code, _ = pd.factorize(out["channel_id"].astype(str), sort=True)
+    n_chan = int(chan_code.max()) + 1
+    has_explicit = np.bincount(chan_code, weights=explicit, minlength=n_chan) > 0
+    has_other = np.bincount(chan_code, weights=~explicit, minlength=n_chan) > 0
+    process = has_other & (channels_with_replies | ~has_explicit)
+    selected = np.flatnonzero(process[chan_code])
+    if not len(selected):
+        return out
+    # all processed channels in one pass, each contiguous and in time order
+    order = selected[np.lexsort((id_rank[selected], ns[selected], chan_code[selected]))]
+    speaker = np.where(is_service[order], -1, member_codes[order]).astype(np.int64)
+    minutes = (ns[order] - ns[order].min()) / 6e10
+    chan_texts = texts[order] if texts is not None else np.full(len(order), None, dtype=object)
+    predicted = link_records(minutes, speaker, chan_texts, names, model, channel=chan_code[order])
+    chan_ids = mids[order]
+    chan_explicit = explicit[order]
+    chan_service = is_service[order]
+    here = np.arange(len(order), dtype=np.int64)
+    parent = np.where(chan_service, here, predicted)
+    if chan_explicit.any():
+        targets = pd.Index(chan_ids).get_indexer(reply_to[order][chan_explicit])
+        rows_e = here[chan_explicit]
+        parent[rows_e] = np.where((targets >= 0) & (targets != rows_e), targets, rows_e)
+    root = parent.copy()
+    for _ in range(64):  # pointer jumping; explicit cycles (invalid data) stop here
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    inferred_rows = ~chan_explicit & ~chan_service
+    linked = inferred_rows & (parent != here)
+    chan_reply = reply_to[order]
+    chan_reply[inferred_rows] = None
+    chan_reply[linked] = chan_ids[parent[linked]]
+    reply_to[order] = chan_reply
+    chan_source = new_source[order]
+    chan_source[inferred_rows] = "none"
+    chan_source[linked] = "inferred"
+    new_source[order] = chan_source
+    root_rows = order[root]
+    chan_thread = np.where(explicit[root_rows], thread[root_rows], mids[root_rows])
+    thread[order] = np.where(chan_service, thread[order], chan_thread)
     out["reply_to_id"] = pd.Series(reply_to, index=out.index, dtype=object)
     out["reply_source"] = pd.Series(new_source, index=out.index, dtype=object)
     out["thread_id"] = pd.Series(thread, index=out.index, dtype=object)
