@@ -278,7 +278,7 @@ def test_links_never_cross_channels():
 
 
 def test_text_chunking_does_not_change_the_result(monkeypatch):
-    from analysis.ingest import _reply_features
+    from analysis.ingest import _reply_text
 
     rng = np.random.default_rng(5)
     words = ["disk", "grub", "wifi", "kernel", "driver", "boot", "alice:", "bob,", "carol"]
@@ -288,5 +288,5 @@ def test_text_chunking_does_not_change_the_result(monkeypatch):
     ]
     msgs = chat(rows)
     whole = infer_replies(msgs, ROSTER)
-    monkeypatch.setattr(_reply_features, "_TEXT_CHUNK", 7)
+    monkeypatch.setattr(_reply_text, "_TEXT_CHUNK", 7)
     pd.testing.assert_frame_equal(infer_replies(msgs, ROSTER), whole)
