@@ -7,6 +7,14 @@
     .venv/bin/python benchmarks/network.py --direct 1000000 --messages 10000000
                                       # canonical tables drawn directly (no export, no ingest)
 
+Fast path (``analysis.network.fast``): the reply graph straight from the engine's edge list into
+igraph, then the study's full graph-metric set timed per stage (overview with PageRank,
+structure, k-cores, core members, Leiden + modularity, sampled betweenness, Burt's constraint,
+participation, bridges, staff dependency; Leiden stability across seeds listed separately), with
+the wall total and the peak RSS of the process (``resource.getrusage``). Then the same metrics on
+the networkx path, each in a forked child killed after ``--cap`` seconds, and the speed-up per
+stage; ``--no-networkx`` skips them, ``--nx-max-nodes`` skips them above a size.
+
 Each size: simulate the Telegram export (analysis.synth), ingest it, write the processed parquet,
 open it on DuckDB, build the reply graph, then time each metric of the broker/dependency set with
 the igraph path and with plain networkx. Betweenness is always the sampled estimate here
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,13 +38,19 @@ from typing import Any
 os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "benchmark-key")
 
 import networkx as nx
+import numpy as np
 
 from analysis.data import Community, write_dataset
 from analysis.ingest import ingest_raw_dir, source_files
 from analysis.network import brokers as B
+from analysis.network import fast as F
+from analysis.network.communities import leiden_communities
+from analysis.network.core import core_members
+from analysis.network.core import innermost_core as core_innermost
 from analysis.network.dependency import graph_dependency
 from analysis.network.integration import innermost_core
 from analysis.network.reply import reply_graph
+from analysis.network.structure import structure
 from analysis.synth import generate_community
 
 _GRAPHS: dict[str, Any] = {}
@@ -166,6 +181,139 @@ def direct_dataset(out: Path, members: int, messages: int, seed: int) -> None:
     write_dataset(Tables(members=people, messages=frame), out, sources=[])
 
 
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far (GB; ``ru_maxrss`` is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+_FAST: dict[str, Any] = {}
+
+
+def _nx_child(name: str, queue: Any) -> None:
+    queue.put(timed(NX_STAGES[name])[0])
+
+
+NX_STAGES: dict[str, Callable[[], Any]] = {}
+
+
+def nx_capped(name: str, cap: float) -> float | None:
+    """Run networkx stage ``name`` in a forked child; None if it passes ``cap`` seconds."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_nx_child, args=(name, queue))
+    proc.start()
+    proc.join(cap)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return None
+    return queue.get() if not queue.empty() else None
+
+
+def run_fast(community: Community, k: int, seed: int, seeds: int) -> dict[str, float]:
+    """The fast path's stages on ``community``; prints and returns seconds per stage."""
+    times: dict[str, float] = {}
+    wall = time.perf_counter()
+
+    def stage(name: str, fn: Callable[[], Any]) -> Any:
+        t, value = timed(fn)
+        times[name] = t
+        print(f"{name:40s} {t:10.2f} s   peak RSS {peak_rss_gb():5.2f} GB", flush=True)
+        return value
+
+    fg = stage("reply graph (engine → igraph)", lambda: F.fast_reply_graph(community))
+    print(f"graph: {fg.n_nodes:,} nodes, {fg.n_edges:,} directed edges", flush=True)
+    stage("igraph object", lambda: fg.igraph)
+    stage("overview (PageRank, PRPACK)", lambda: F.fast_overview(fg))
+    stage("structure (incl. triangles)", lambda: F.fast_structure(fg))
+    stage("k-cores + innermost core", lambda: F.fast_innermost_core(fg))
+    stage("core members (backbones)", lambda: F.fast_core_members(fg))
+    parts = stage("Leiden + modularity", lambda: F.fast_leiden(fg, seed=seed))
+    nb = fg.without_bots()
+    und = nb.undirected()
+    stage(
+        f"betweenness (sampled, k={k})",
+        lambda: F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed),
+    )
+    tri = stage("triangles (for constraint)", lambda: F.triangles(und))
+    stage("Burt's constraint", lambda: F.fast_constraint(und, tri))
+    labels = np.asarray([parts.partition[v] for v in und.names.tolist()], dtype=np.int64)
+    stage("participation (Guimerà–Amaral)", lambda: F.fast_participation(und, labels))
+    stage("bridges + cluster bridges", lambda: F.fast_cluster_bridges(und, labels))
+    stage("staff dependency (graph part)", lambda: F.fast_graph_dependency(fg))
+    total = time.perf_counter() - wall
+    print(f"{'TOTAL fast path (wall)':40s} {total:10.2f} s   peak RSS {peak_rss_gb():5.2f} GB")
+    times["TOTAL"] = total
+    if seeds:
+        t, stab = timed(lambda: F.fast_community_stability(fg, seeds=range(seeds)))
+        print(
+            f"{f'(extra) Leiden stability, {seeds} seeds':40s} {t:10.2f} s   "
+            f"peak RSS {peak_rss_gb():5.2f} GB; ARI mean {stab.ari_mean:.3f}"
+        )
+    bet = F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed)
+    top = bet.values.sort_values(ascending=False).head(3)
+    print("top betweenness:", ", ".join(f"{m} {v:.3f}" for m, v in top.items()))
+    _FAST.update(fg=fg, parts=parts, times=times)
+    return times
+
+
+def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict) -> None:
+    """The same stages on the networkx path (forked, capped), with the speed-up."""
+    fg = _FAST["fg"]
+    t, graph = timed(fg.to_networkx)
+    print(f"(setup, untimed below) networkx graph from the FastGraph: {t:.1f} s", flush=True)
+    directed = B.without_bots(graph)
+    und = B.undirected_view(directed)
+    member = {v: _FAST["parts"].partition[v] for v in und.nodes}
+    NX_STAGES.clear()
+    NX_STAGES.update(
+        {
+            "reply graph (engine → igraph)": lambda: reply_graph(community),
+            "overview (PageRank, PRPACK)": lambda: nx.pagerank(graph, weight="weight"),
+            "structure (incl. triangles)": lambda: structure(graph),
+            "k-cores + innermost core": lambda: core_innermost(graph),
+            "core members (backbones)": lambda: core_members(graph),
+            "Leiden + modularity": lambda: leiden_communities(graph, seed=seed),
+            f"betweenness (sampled, k={k})": lambda: B.betweenness(
+                und, exact_max_nodes=0, k=k, seed=seed, engine="networkx"
+            ),
+            "Burt's constraint": lambda: B.burt_constraint(directed, engine="networkx"),
+            "participation (Guimerà–Amaral)": lambda: B.participation_coefficients(und, member),
+            "bridges + cluster bridges": lambda: B.cluster_bridges(und, member),
+            "staff dependency (graph part)": lambda: graph_dependency(graph),
+            "(Louvain, networkx: brokers' partition)": lambda: B._communities(und, seed=seed),
+        }
+    )
+    print(f"{'stage':40s} {'fast':>10s} {'networkx':>12s} {'speed-up':>9s}")
+    fast_sum = nx_sum = 0.0
+    complete = True
+    for name in NX_STAGES:
+        t_nx = nx_capped(name, cap)
+        t_fast = fast.get(name)
+        if name == "Burt's constraint":  # the fast path lists its triangles apart
+            t_fast = fast[name] + fast["triangles (for constraint)"]
+        if name == "reply graph (engine → igraph)":  # networkx builds its graph object here
+            t_fast = fast[name] + fast["igraph object"]
+        nx_text = f"> {cap:.0f} s" if t_nx is None else f"{t_nx:10.2f} s"
+        if t_fast is None:
+            print(f"{name:40s} {'-':>10s} {nx_text:>12s}", flush=True)
+            continue
+        if t_nx is None:
+            complete = False
+            ratio = f"> {cap / max(t_fast, 1e-3):.0f}×"
+        else:
+            nx_sum += t_nx
+            ratio = f"{t_nx / max(t_fast, 1e-3):.0f}×"
+        fast_sum += t_fast
+        print(f"{name:40s} {t_fast:8.2f} s {nx_text:>12s} {ratio:>9s}", flush=True)
+    bound = "≥ " if not complete else ""
+    print(
+        f"{'sum of stages':40s} {fast_sum:8.2f} s {bound}{nx_sum:9.2f} s "
+        f"{bound}{nx_sum / max(fast_sum, 1e-3):.0f}× (capped stages counted at the cap: "
+        f"{'no' if complete else 'excluded, so the speed-up is a lower bound'})"
+    )
+
+
 def run(members: int, seed: int, k: int, cap: float, processed: Path | None) -> None:
     global STAGES
     print(f"\n== {members:,} members ==" if processed is None else f"\n== {processed} ==")
@@ -212,12 +360,27 @@ def main() -> None:
     parser.add_argument("--processed", type=Path, nargs="*", default=[])
     parser.add_argument("--direct", type=int, help="members, tables drawn directly")
     parser.add_argument("--messages", type=int, default=10_000_000, help="with --direct")
+    parser.add_argument("--seeds", type=int, default=4, help="Leiden stability seeds (fast)")
+    parser.add_argument("--no-networkx", action="store_true", help="fast path only")
+    parser.add_argument(
+        "--nx-max-nodes", type=int, default=200_000, help="skip networkx above this many nodes"
+    )
+    parser.add_argument("--old", action="store_true", help="also the old igraph-vs-nx report")
     args = parser.parse_args()
     if args.direct:
         with tempfile.TemporaryDirectory(prefix="wb-net-direct-") as tmp:
             t, _ = timed(lambda: direct_dataset(Path(tmp), args.direct, args.messages, args.seed))
             print(f"{'draw canonical tables + write parquet':40s} {t:9.1f} s")
-            run(0, args.seed, args.k, args.cap, Path(tmp))
+            print(f"peak RSS after drawing: {peak_rss_gb():.2f} GB (drawing, not the study)")
+            community = Community.load(Path(tmp))
+            print("\n== fast path (igraph + numpy) ==", flush=True)
+            times = run_fast(community, args.k, args.seed, args.seeds)
+            fg = _FAST["fg"]
+            if not args.no_networkx and fg.n_nodes <= args.nx_max_nodes:
+                print(f"\n== networkx path (each stage capped at {args.cap:.0f} s) ==")
+                run_networkx(community, args.k, args.seed, args.cap, times)
+            if args.old:
+                run(0, args.seed, args.k, args.cap, Path(tmp))
         return
     if args.processed:
         for path in args.processed:

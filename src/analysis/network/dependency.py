@@ -260,6 +260,7 @@ def staff_dependency(
     start: pd.Timestamp | str | None = None,
     end: pd.Timestamp | str | None = None,
     include_inferred: bool = False,
+    graph_part: dict[str, Any] | None = None,
 ) -> StaffDependency:
     """Staff dependency of the community in ``[start, end)`` (definitions: module docstring).
 
@@ -270,11 +271,18 @@ def staff_dependency(
         Replies (for the graph) and newcomers' first messages must fall in ``[start, end)``.
     include_inferred : bool
         Count inferred replies too (default: explicit reply links only).
+    graph_part : dict, optional
+        The graph part already computed on the same reply graph (:func:`graph_dependency`, or
+        :func:`analysis.network.fast_brokers.fast_graph_dependency` on the igraph path); by
+        default it is computed here on :func:`~analysis.network.reply.reply_graph`.
     """
     from analysis.network.reply import reply_graph
 
-    graph = reply_graph(community, start=start, end=end, include_inferred=include_inferred)
-    parts = graph_dependency(graph)
+    if graph_part is None:
+        graph = reply_graph(community, start=start, end=end, include_inferred=include_inferred)
+        parts = graph_dependency(graph)
+    else:
+        parts = graph_part
     first = community.execute(
         newcomer_first_reply_expr(
             community, start=start, end=end, include_inferred=include_inferred
