@@ -118,11 +118,16 @@ class NewcomerWelcome(Result):
     def summary(self) -> str:
         if not self.newcomers:
             return "No newcomer wrote a message, so there is no welcome to measure."
-        return (
+        text = (
             f"{format_or_na(self.share_answered_24h)} of newcomers got a reply to their first "
-            f"message within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,}). Half of the "
-            f"answered ones waited at most {self.median_minutes:,.0f} minutes and 90% at most "
-            f"{self.p90_minutes:,.0f} minutes ({_who(self.include_staff, self.include_bots)})."
+            f"message within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,})."
+        )
+        if pd.isna(self.median_minutes):
+            return text + f" None was answered ({_who(self.include_staff, self.include_bots)})."
+        return text + (
+            f" Half of the answered ones waited at most {self.median_minutes:,.0f} minutes and "
+            f"90% at most {self.p90_minutes:,.0f} minutes "
+            f"({_who(self.include_staff, self.include_bots)})."
         )
 
     def plot(self, ax: Any = None) -> Any:

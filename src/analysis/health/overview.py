@@ -26,7 +26,7 @@ from analysis.health.responsiveness import response_rate, time_to_first_response
 from analysis.health.retention import cohort_retention
 from analysis.health.shares import member_to_member_share, support_deflection
 from analysis.health.warnings import early_warnings
-from analysis.results import Result
+from analysis.results import Result, available_or_reason
 
 
 def _minutes(value: float) -> str:
@@ -215,6 +215,7 @@ def health_overview(
         Thresholds of the member ladder.
     """
     community = community.window(start, end).with_staff(staff_ids)
+    _require_messages(community, start, end)
     kw = {"period": period, "include_staff": include_staff}
     series = activity(community, **kw)
     first = time_to_first_response(community, **kw)
@@ -235,7 +236,9 @@ def health_overview(
         response=response_rate(community, **kw),
         first_response=first,
         welcome=newcomer_welcome(community, period="month"),
-        newcomer_return=newcomer_return(community),
+        newcomer_return=available_or_reason(
+            "Return of answered vs unanswered newcomers", lambda: newcomer_return(community)
+        ),
         deflection=support_deflection(community, period=period),
         member_to_member=member_to_member_share(community, period=period),
         concentration=concentration(community, include_staff=include_staff),
@@ -243,9 +246,32 @@ def health_overview(
         activity_warnings=_warnings(weekly, kind="activity"),
         response_warnings=_warnings(response_series, kind="response_time"),
         levels=levels,
-        transitions=ladder_transitions(levels=levels),
-        candidates=promotion_candidates(community, rules=ladder_rules, levels=levels),
+        transitions=available_or_reason(
+            "Moves between ladder levels", lambda: ladder_transitions(levels=levels)
+        ),
+        candidates=available_or_reason(
+            "Promotion candidates",
+            lambda: promotion_candidates(community, rules=ladder_rules, levels=levels),
+        ),
     )
+
+
+def _require_messages(community: Community, start: Any, end: Any) -> None:
+    """A community without a single regular message has nothing to measure: say so plainly."""
+    msgs = community.messages
+    counts = community.execute(
+        msgs.aggregate(
+            regular=(msgs.kind != "service").sum().fill_null(0),
+            service=(msgs.kind == "service").sum().fill_null(0),
+        )
+    )
+    if int(counts["regular"].iloc[0]) == 0:
+        span = "" if start is None and end is None else f" between {start} and {end}"
+        raise ValueError(
+            f"dataset '{community.name}' has no messages{span} (only "
+            f"{int(counts['service'].iloc[0]):,} service events such as joins); there is no "
+            f"activity to measure"
+        )
 
 
 def _no_period(kw: dict[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,12 @@ def _noise_scale(x: np.ndarray) -> float:
     return float(sigma)
 
 
+#: Change points are searched in at most this many of the latest weeks (five years): PELT with
+#: the L1 cost takes time quadratic in the series length, and an early warning is about the
+#: recent past. Older weeks form one segment of their own.
+MAX_CHANGE_POINT_WEEKS = 260
+
+
 def _change_points(x: np.ndarray, *, beta: float, min_size: int) -> tuple[list[int], float]:
     import ruptures as rpt
 
@@ -280,7 +286,8 @@ def early_warnings(
     beta : float
         Change-point penalty multiplier (``pen = beta · b · ln n``; 2 = BIC; default 3).
     min_size : int
-        Minimum weeks per change-point segment (default 3).
+        Minimum weeks per change-point segment (default 3). Change points are searched in the
+        latest :data:`MAX_CHANGE_POINT_WEEKS` weeks only (older weeks form one segment).
 
     Returns
     -------
@@ -327,8 +334,11 @@ def early_warnings(
             }
         )
 
-    cps, pen = _change_points(x, beta=beta, min_size=min_size)
-    bounds = [0, *cps, len(x)]
+    # PELT with the L1 cost is quadratic in the series length: search the recent past only
+    offset = max(0, len(x) - MAX_CHANGE_POINT_WEEKS)
+    cps, pen = _change_points(x[offset:], beta=beta, min_size=min_size)
+    cps = [offset + k for k in cps]
+    bounds = [0, *([offset] if offset else []), *cps, len(x)]
     medians = np.empty(len(x))
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         medians[a:b] = np.median(x[a:b])
