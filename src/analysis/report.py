@@ -353,3 +353,30 @@ def runs_index_html(
         "<th>Started (UTC)</th><th>Run</th><th>Outcome</th><th>Package</th><th>Dataset</th>"
         f"</tr></thead><tbody>{''.join(exec_rows)}</tbody></table></main></body></html>"
     )
+
+
+def member_labels(
+    frame: pd.DataFrame, community: Any, *, show_names: bool, columns: Sequence[str] = ("member",)
+) -> pd.DataFrame:
+    """``frame`` with member pseudonyms replaced by display names when ``show_names`` is set.
+
+    Reports show pseudonyms unless a run sets ``show_names = true`` (``workbench.toml``); with
+    it, each pseudonym in ``columns`` that has a ``members.display_name`` is replaced by that
+    name (others keep the pseudonym). Names are user text: HTML output escapes them like any
+    other cell. With ``show_names`` false the frame is returned unchanged.
+    """
+    if not show_names or frame.empty:
+        return frame
+    members = community.members
+    ids = sorted({str(v) for c in columns if c in frame.columns for v in frame[c].dropna()})
+    table = community.execute(
+        members.filter(members.member_id.isin(ids) & members.display_name.notnull()).select(
+            "member_id", "display_name"
+        )
+    )
+    names = dict(zip(table["member_id"], table["display_name"], strict=True))
+    out = frame.copy()
+    for column in columns:
+        if column in out.columns:
+            out[column] = [names.get(v, v) for v in out[column]]
+    return out
