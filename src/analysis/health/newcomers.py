@@ -8,28 +8,8 @@ in :mod:`analysis.health.repeat`; both are importable from here too.
 
 Definitions
 -----------
-Newcomer and first message
-    A member's first message is their earliest non-service message (ties broken by
-    ``message_id``). Newcomers are the members with a first message in the data; staff are
-    excluded unless ``include_staff`` (staff are not newcomers) and bots unless ``include_bots``.
-Reply to the first message
-    A non-service message by someone other than the newcomer that replies directly to the first
-    message (``reply_to_id`` = its id) or, when the first message starts a thread (no
-    ``reply_to_id``), any message of that thread. Replies by staff count (a staff welcome is a
-    welcome); replies by bots count only with ``include_bots``. *Time to first reply* = earliest
-    such reply − first message, in whole seconds, clipped at 0 (clock skew).
-Answered within 24 h
-    Time to first reply ≤ 24 h. Only newcomers whose first message is at least 24 h before the
-    data end (the last message) are exposed.
-Return (the simulator's definition, :class:`analysis.synth.GroundTruth`)
-    ≥ 1 non-service message in ``[first + 7 d, first + 35 d)``; exposed when ``first + 35 d ≤``
-    data end.
-Repeat contribution
-    Another non-service message in ``(first, first + k d]`` for ``k`` = 7 and 30; exposed when
-    ``first + k d ≤`` data end.
-Periods
-    A newcomer belongs to the UTC calendar period of their first message; every period from the
-    first to the last message of the data is reported.
+Newcomer, first message, reply to the first message, answered within 24 h, return, repeat
+contribution and periods are defined once, in :mod:`analysis.health.newcomer_table`.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 __all__ = [
     "ChatCollector",
+    "export_files",
     "Conversations",
     "build_tables",
     "iso_to_ns",
@@ -380,6 +381,21 @@ def build_tables(
     for name in _PER_MESSAGE:  # the frames hold everything now: free the lists (peak memory)
         del getattr(rows, name)[:]
     return tables, provenance
+
+
+def export_files(paths: object, reader: str, kind: str) -> list[Path]:
+    """The files an adapter was given, as paths; a clear error for none or a missing one."""
+    import os
+
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    files = [Path(p) for p in paths]  # type: ignore[union-attr]
+    if not files:
+        raise ValueError(f"{reader}: no files given.")
+    for file in files:
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: no such {kind} file.")
+    return files
 
 
 def open_json_bytes(path: Path) -> BinaryIO:

@@ -88,7 +88,7 @@ from pathlib import Path
 
 from analysis.ingest._discord_csv import CSV_COLUMNS, read_csv_export
 from analysis.ingest._discord_json import DiscordExportError, read_json_export
-from analysis.ingest._threads import ChatCollector, build_tables
+from analysis.ingest._threads import ChatCollector, build_tables, export_files
 from analysis.pseudonym import Pseudonymizer
 from analysis.schema import Tables
 
@@ -147,14 +147,7 @@ def read_discord_exports(paths: Sequence[os.PathLike], *, pseudonymizer: Pseudon
     analysis.schema.SchemaValidationError
         The result breaks the data contract (a bug in this reader or a very unusual export).
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files = [Path(p) for p in paths]
-    if not files:
-        raise ValueError("read_discord_exports: no export files given.")
-    for file in files:
-        if not file.is_file():
-            raise FileNotFoundError(f"{file}: no such Discord export file.")
+    files = export_files(paths, "read_discord_exports", "Discord export")
     rows = ChatCollector(PLATFORM, DiscordExportError)
     n_json = n_csv = 0
     for file in files:

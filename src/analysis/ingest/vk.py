@@ -68,7 +68,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.ingest._threads import ChatCollector, build_tables
+from analysis.ingest._threads import ChatCollector, build_tables, export_files
 from analysis.ingest._vk_read import VkExportError, read_vk_file
 from analysis.pseudonym import Pseudonymizer
 from analysis.schema import Tables
@@ -126,14 +126,7 @@ def read_vk_export(paths: Sequence[os.PathLike], *, pseudonymizer: Pseudonymizer
     analysis.schema.SchemaValidationError
         The result breaks the data contract (a bug in this reader or a very unusual export).
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files = [Path(p) for p in paths]
-    if not files:
-        raise ValueError("read_vk_export: no files given.")
-    for file in files:
-        if not file.is_file():
-            raise FileNotFoundError(f"{file}: no such VK response file.")
+    files = export_files(paths, "read_vk_export", "VK response")
     rows = ChatCollector(PLATFORM, VkExportError)
     counts = {"posts": 0, "comments": 0, "deleted": 0}
     for file in files:
