@@ -59,6 +59,10 @@ class HealthOverview(Result):
         Early warnings on weekly active members and on the weekly median time to first response.
     levels, transitions, candidates : ladder results
         Member ladder (monthly), transitions between months, promotion candidates.
+    reply_links : dict
+        ``explicit`` and ``inferred`` reply links among the messages, and ``uses_inferred``:
+        whether the reply metrics (response rate, time to first response, deflection,
+        member-to-member share) counted the inferred ones.
     """
 
     period: str
@@ -79,6 +83,7 @@ class HealthOverview(Result):
     transitions: Any
     candidates: Any
     notes: tuple[str, ...] = field(default_factory=tuple)
+    reply_links: dict[str, Any] = field(default_factory=dict)
     title: str = "Community health"
 
     def findings(self) -> list[str]:
@@ -111,7 +116,26 @@ class HealthOverview(Result):
         warnings = self._warning_statement()
         if warnings:
             lines.append(warnings)
+        lines.append(self._reply_links_statement())
         return [line for line in lines if line]
+
+    def _reply_links_statement(self) -> str:
+        """Say whether reply metrics rest on inferred links (only when there are any)."""
+        links = self.reply_links
+        inferred = int(links.get("inferred", 0))
+        if not inferred:
+            return ""
+        if links.get("uses_inferred"):
+            return (
+                f"Reply figures include {inferred:,} reply links inferred from timing, turns and "
+                f"names (the export has {int(links.get('explicit', 0)):,} explicit ones); "
+                f"inferred links are estimates, so treat reply figures as approximate."
+            )
+        return (
+            f"Reply figures use the {int(links.get('explicit', 0)):,} explicit reply links only; "
+            f"{inferred:,} inferred links are left out (run with include_inferred_replies=True "
+            f"to count them)."
+        )
 
     def _welcome_statement(self) -> str:
         frame = self.welcome.frame
@@ -180,6 +204,7 @@ class HealthOverview(Result):
                 "top5_share": self.concentration.top5_share,
                 "absence_factor": self.concentration.absence_factor,
                 "gini_authors": self.concentration.gini_authors,
+                "reply_links": self.reply_links,
                 "warning_weeks": int(
                     sum(len(w.flags) for w in (self.activity_warnings, self.response_warnings) if w)
                 ),
@@ -196,6 +221,7 @@ def health_overview(
     staff_ids: tuple[str, ...] | list[str] = (),
     include_staff: bool = True,
     ladder_rules: LadderRules = DEFAULT_RULES,
+    include_inferred_replies: bool = False,
 ) -> HealthOverview:
     """Run the health study.
 
@@ -213,16 +239,24 @@ def health_overview(
         metrics (shares of member vs staff answers always distinguish them).
     ladder_rules : LadderRules
         Thresholds of the member ladder.
+    include_inferred_replies : bool
+        Count reply links inferred at ingest (``reply_source = "inferred"``, chats without reply
+        links) in the reply metrics; by default only explicit links count. Either way the
+        findings say how many inferred links there are and whether they were used.
     """
     community = community.window(start, end).with_staff(staff_ids)
     _require_messages(community, start, end)
     kw = {"period": period, "include_staff": include_staff}
+    sources = ("explicit", "inferred") if include_inferred_replies else ("explicit",)
+    replies = {"reply_sources": sources}
     series = activity(community, **kw)
-    first = time_to_first_response(community, **kw)
+    first = time_to_first_response(community, **kw, **replies)
     weekly_first = (
         first
         if period == "week"
-        else time_to_first_response(community, period="week", include_staff=include_staff)
+        else time_to_first_response(
+            community, period="week", include_staff=include_staff, **replies
+        )
     )
     all_weekly = weekly_first.frame[weekly_first.frame["responder"] == "all"]
     response_series = all_weekly.set_index("period_start")["median_minutes"].dropna()
@@ -233,14 +267,14 @@ def health_overview(
         include_staff=include_staff,
         activity=series,
         channels=activity_by_channel(community, **kw),
-        response=response_rate(community, **kw),
+        response=response_rate(community, **kw, **replies),
         first_response=first,
         welcome=newcomer_welcome(community, period="month"),
         newcomer_return=available_or_reason(
             "Return of answered vs unanswered newcomers", lambda: newcomer_return(community)
         ),
-        deflection=support_deflection(community, period=period),
-        member_to_member=member_to_member_share(community, period=period),
+        deflection=support_deflection(community, period=period, **replies),
+        member_to_member=member_to_member_share(community, period=period, **replies),
         concentration=concentration(community, include_staff=include_staff),
         cohorts=cohort_retention(community, cohort="month", include_staff=include_staff),
         activity_warnings=_warnings(weekly, kind="activity"),
@@ -249,11 +283,27 @@ def health_overview(
         transitions=available_or_reason(
             "Moves between ladder levels", lambda: ladder_transitions(levels=levels)
         ),
+        reply_links=_reply_links(community, include_inferred_replies),
         candidates=available_or_reason(
             "Promotion candidates",
             lambda: promotion_candidates(community, rules=ladder_rules, levels=levels),
         ),
     )
+
+
+def _reply_links(community: Community, uses_inferred: bool) -> dict[str, Any]:
+    msgs = community.messages
+    counts = community.execute(
+        msgs.aggregate(
+            explicit=(msgs.reply_source == "explicit").sum().fill_null(0),
+            inferred=(msgs.reply_source == "inferred").sum().fill_null(0),
+        )
+    )
+    return {
+        "explicit": int(counts["explicit"].iloc[0]),
+        "inferred": int(counts["inferred"].iloc[0]),
+        "uses_inferred": bool(uses_inferred),
+    }
 
 
 def _require_messages(community: Community, start: Any, end: Any) -> None:
