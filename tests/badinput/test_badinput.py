@@ -5,9 +5,10 @@ Each case is a folder ``cases/<name>/`` with the input files and a ``case.toml``
 ``target``
     What reads the input: an adapter (``telegram``, ``orders``, ``customers``, ``assignments``,
     ``roster``, ``generic`` through the case's ``mapping.toml``), the ingest of a raw dataset
-    folder (``raw_dir``), a per-unit experiment table (``unit_table``), the run configuration
-    (``run_config``), or a whole raw dataset folder run through a study (``health``,
-    ``experiment``).
+    folder (``raw_dir``; ``shared_truncated``: a real dump from ``../shared/data`` with one file
+    cut short, never copied into the project), a per-unit experiment table (``unit_table``),
+    the run configuration (``run_config``), or a whole raw dataset folder run through a study
+    (``health``, ``experiment``).
 ``raises`` + ``match``
     The error expected: exception class names separated by ``|`` and a regular expression its
     message must match. Every message must also name what was read (the file or the case
@@ -79,6 +80,22 @@ def _raw(case: Path, tmp_path: Path) -> Community:
     return Community.from_tables(ingest_raw_dir(raw, pseudonymizer=PSEUDO))
 
 
+def _shared_truncated(case: Path, spec: dict[str, Any], tmp_path: Path) -> Community:
+    """A real dump from ../shared/data copied into a dataset folder with one file cut short."""
+    source = config.SHARED_DIR / "data" / spec["shared"]
+    if not source.is_dir():
+        pytest.skip(f"shared data {source} not available")
+    folder = tmp_path / "raw" / spec["folder"]
+    folder.mkdir(parents=True)
+    for file in source.iterdir():
+        if file.suffix == ".xml" or file.suffix == ".json":
+            data = file.read_bytes()
+            if file.name == spec["truncate"]:
+                data = data[: spec["keep_bytes"]]
+            (folder / file.name).write_bytes(data)
+    return Community.from_tables(ingest_raw_dir(tmp_path / "raw", pseudonymizer=PSEUDO))
+
+
 TARGETS: dict[str, Callable[[Path, dict[str, Any], Path], Any]] = {
     "telegram": lambda c, s, t: read_telegram_export(_only(c, "*.json"), pseudonymizer=PSEUDO),
     "orders": lambda c, s, t: read_orders(_only(c, "*.csv")),
@@ -88,6 +105,7 @@ TARGETS: dict[str, Callable[[Path, dict[str, Any], Path], Any]] = {
     "unit_table": lambda c, s, t: _unit_table(c, s),
     "run_config": lambda c, s, t: _run_config(c, t),
     "raw_dir": lambda c, s, t: _raw(c, t),
+    "shared_truncated": _shared_truncated,
     "generic": lambda c, s, t: ingest_raw_dir(c / "mapping.toml", pseudonymizer=PSEUDO),
     "health": lambda c, s, t: health_overview(_raw(c, t)),
     "experiment": lambda c, s, t: analyse_experiment(_raw(c, t), "e"),
