@@ -228,12 +228,15 @@ def run_fast(community: Community, k: int, seed: int, seeds: int) -> dict[str, f
     stage("structure (incl. triangles)", lambda: F.fast_structure(fg))
     stage("k-cores + innermost core", lambda: F.fast_innermost_core(fg))
     stage("core members (backbones)", lambda: F.fast_core_members(fg))
-    parts = stage("Leiden + modularity", lambda: F.fast_leiden(fg, seed=seed))
+    parts = stage(
+        f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)",
+        lambda: F.fast_leiden(fg, seed=seed, n_iterations=F.LEIDEN_ITERATIONS),
+    )
     nb = fg.without_bots()
     und = nb.undirected()
-    stage(
-        f"betweenness (sampled, k={k})",
-        lambda: F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed),
+    _FAST["betweenness"] = stage(
+        f"betweenness (sampled, k={k}, 2 processes)",
+        lambda: F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed, processes=2),
     )
     tri = stage("triangles (for constraint)", lambda: F.triangles(und))
     stage("Burt's constraint", lambda: F.fast_constraint(und, tri))
@@ -245,12 +248,16 @@ def run_fast(community: Community, k: int, seed: int, seeds: int) -> dict[str, f
     print(f"{'TOTAL fast path (wall)':40s} {total:10.2f} s   peak RSS {peak_rss_gb():5.2f} GB")
     times["TOTAL"] = total
     if seeds:
-        t, stab = timed(lambda: F.fast_community_stability(fg, seeds=range(seeds)))
+        t, stab = timed(
+            lambda: F.fast_community_stability(
+                fg, seeds=range(seeds), n_iterations=F.LEIDEN_ITERATIONS
+            )
+        )
         print(
             f"{f'(extra) Leiden stability, {seeds} seeds':40s} {t:10.2f} s   "
             f"peak RSS {peak_rss_gb():5.2f} GB; ARI mean {stab.ari_mean:.3f}"
         )
-    bet = F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed)
+    bet = _FAST["betweenness"]
     top = bet.values.sort_values(ascending=False).head(3)
     print("top betweenness:", ", ".join(f"{m} {v:.3f}" for m, v in top.items()))
     _FAST.update(fg=fg, parts=parts, times=times)
@@ -273,8 +280,10 @@ def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict
             "structure (incl. triangles)": lambda: structure(graph),
             "k-cores + innermost core": lambda: core_innermost(graph),
             "core members (backbones)": lambda: core_members(graph),
-            "Leiden + modularity": lambda: leiden_communities(graph, seed=seed),
-            f"betweenness (sampled, k={k})": lambda: B.betweenness(
+            f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)": lambda: leiden_communities(
+                graph, seed=seed
+            ),
+            f"betweenness (sampled, k={k}, 2 processes)": lambda: B.betweenness(
                 und, exact_max_nodes=0, k=k, seed=seed, engine="networkx"
             ),
             "Burt's constraint": lambda: B.burt_constraint(directed, engine="networkx"),
@@ -369,9 +378,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.direct:
         with tempfile.TemporaryDirectory(prefix="wb-net-direct-") as tmp:
-            t, _ = timed(lambda: direct_dataset(Path(tmp), args.direct, args.messages, args.seed))
-            print(f"{'draw canonical tables + write parquet':40s} {t:9.1f} s")
-            print(f"peak RSS after drawing: {peak_rss_gb():.2f} GB (drawing, not the study)")
+            # drawn in a child process, so this process's peak RSS is the study's alone
+            ctx = mp.get_context("fork")
+            child = ctx.Process(
+                target=direct_dataset, args=(Path(tmp), args.direct, args.messages, args.seed)
+            )
+            t, _ = timed(lambda: (child.start(), child.join()))
+            if child.exitcode != 0:
+                raise SystemExit(f"drawing the dataset failed (exit code {child.exitcode})")
+            print(f"{'draw canonical tables + write parquet':40s} {t:9.1f} s (child process)")
+            print(f"peak RSS before the study: {peak_rss_gb():.2f} GB")
             community = Community.load(Path(tmp))
             print("\n== fast path (igraph + numpy) ==", flush=True)
             times = run_fast(community, args.k, args.seed, args.seeds)

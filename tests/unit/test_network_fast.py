@@ -156,6 +156,9 @@ def test_broker_metrics_equal_networkx(pair):
         ours = fast.fast_betweenness(und, exact_max_nodes=exact_max, k=k, seed=2)
         assert ours.exact == ref.exact and ours.method == ref.method
         assert np.abs(ours.values.to_numpy() - ref.values.reindex(und.names).to_numpy()).max() < TOL
+    one = fast.fast_betweenness(und, exact_max_nodes=0, k=25, seed=2).values.to_numpy()
+    two = fast.fast_betweenness(und, exact_max_nodes=0, k=25, seed=2, processes=2)
+    assert np.abs(two.values.to_numpy() - one).max() < 1e-12
     ref_c = pd.Series(nx.constraint(directed, weight="weight")).reindex(und.names).to_numpy()
     ours_c = fast.fast_constraint(und)
     np.testing.assert_array_equal(np.isnan(ref_c), np.isnan(ours_c))

@@ -152,3 +152,11 @@ def test_study_igraph_equals_networkx(community):
     assert b.findings()[0].startswith("Without the")
     assert b.plot_core().get_title().startswith("Top ")
     assert len(b.ambassador_candidates().columns) == len(a.ambassador_candidates().columns)
+
+
+@pytest.mark.spark
+def test_fast_graph_identical_on_duckdb_and_spark(engines):
+    duck, spark = engines
+    a, b = fast.fast_reply_graph(duck), fast.fast_reply_graph(spark)
+    for name in ("names", "src", "dst", "weight", "is_staff", "is_bot"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

@@ -221,8 +221,11 @@ def network_study(
         graph part of staff dependency) are computed: ``"networkx"`` — the modules of this
         package on a networkx graph (the oracle); ``"igraph"`` — :mod:`analysis.network.fast`
         on a :class:`~analysis.network.fast_graph.FastGraph` built straight from the engine's
-        edge list (same definitions and result objects, tested equal; PageRank to ~1e-6; the
-        broker communities are Leiden instead of networkx's Louvain); ``"auto"`` — igraph when
+        edge list (same definitions and result objects, tested equal; differences: PageRank
+        solved exactly by PRPACK where networkx stops at its 1e-6 tolerance; Leiden is igraph's
+        C implementation with ``fast.LEIDEN_ITERATIONS`` = 2 iterations instead of leidenalg
+        iterated to convergence; the broker communities are that Leiden instead of networkx's
+        Louvain placeholder); ``"auto"`` — igraph when
         the reply graph has more than ``fast.AUTO_MAX_NODES`` nodes or ``fast.AUTO_MAX_EDGES``
         edges (:func:`analysis.network.fast.choose_engine`). Roles, newcomer integration,
         evolution and ambassadors are engine queries plus their own code on either path.
