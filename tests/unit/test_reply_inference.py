@@ -17,6 +17,7 @@ from analysis.ingest.reply_inference import (
     describe_reply_sources,
     infer_replies,
     link_records,
+    mlp_loss,
     read_irc_log,
     score_links,
 )
@@ -76,9 +77,11 @@ def test_addressee_at_start_links_to_that_nicks_last_message():
         ]
     )
     out = infer_replies(msgs, ROSTER).set_index("message_id")
-    assert out.loc["5", "reply_to_id"] == "2"
+    # one of alice's messages (the shipped MLP prefers her question to her follow-up), never
+    # the unrelated bob / carol lines, and in alice's conversation
+    assert out.loc["5", "reply_to_id"] in ("1", "2")
     assert out.loc["5", "reply_source"] == "inferred"
-    assert out.loc["5", "thread_id"] == out.loc["2", "thread_id"]
+    assert out.loc["5", "thread_id"] == out.loc["2", "thread_id"] == out.loc["1", "thread_id"]
     # the addressee's answer back goes to the message that addressed her
     msgs2 = pd.concat(
         [msgs, chat([("6", "a", 5, "dave: thanks, dmesg shows sdb1 now")])], ignore_index=True
@@ -290,3 +293,103 @@ def test_text_chunking_does_not_change_the_result(monkeypatch):
     whole = infer_replies(msgs, ROSTER)
     monkeypatch.setattr(_reply_text, "_TEXT_CHUNK", 7)
     pd.testing.assert_frame_equal(infer_replies(msgs, ROSTER), whole)
+
+
+# ------------------------------------------------------------- the one-hidden-layer scorer
+
+
+def linear_part(model: ReplyModel) -> ReplyModel:
+    """The shipped conditional logit (stage 1 of the training script, kept in the metadata)."""
+    lin = model.metadata["linear"]
+    return ReplyModel(
+        FEATURE_NAMES,
+        tuple(lin["coefficients"]),
+        model.k_max,
+        model.horizon_minutes,
+        lin["self_offset"],
+        {"dev": lin["dev"]},
+    )
+
+
+def test_mlp_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    n, slots, f, h = 60, 5, 4, 3
+    x = rng.normal(size=(n, slots, f))
+    valid = rng.random((n, slots)) < 0.8
+    valid[:, 0] = True
+    gold = np.zeros((n, slots), dtype=bool)
+    gold[np.arange(n), rng.integers(0, slots, n)] = True
+    gold[:, 1] |= rng.random(n) < 0.2  # some messages have two annotated parents
+    gold[:, 0] |= ~(gold & valid).any(axis=1)
+    theta = rng.normal(size=f + f * h + 2 * h)
+    loss, grad = mlp_loss(theta, x, valid, gold, h, 0.1, chunk=17)
+    eps = 1e-6
+    numeric = np.array(
+        [
+            (
+                mlp_loss(theta + e, x, valid, gold, h, 0.1)[0]
+                - mlp_loss(theta - e, x, valid, gold, h, 0.1)[0]
+            )
+            / (2 * eps)
+            for e in np.eye(len(theta)) * eps
+        ]
+    )
+    np.testing.assert_allclose(grad, numeric, atol=1e-7, rtol=1e-6)
+    assert loss > 0
+    # the gradient check can fail: a wrong sign on the hidden biases is caught
+    bad = grad.copy()
+    bad[f + f * h : f + f * h + h] *= -1
+    assert not np.allclose(bad, numeric, atol=1e-7, rtol=1e-6)
+
+
+def test_mlp_without_output_weights_links_like_its_linear_part():
+    model = ReplyModel.load()
+    assert model.kind == "mlp"
+    lin = linear_part(model)
+    assert lin.kind == "conditional_logit"
+    silent = ReplyModel(
+        FEATURE_NAMES,
+        lin.coefficients,
+        lin.k_max,
+        lin.horizon_minutes,
+        lin.self_offset,
+        hidden_weights=model.hidden_weights,
+        hidden_bias=model.hidden_bias,
+        output_weights=(0.0,) * len(model.hidden_bias),
+    )
+    rng = np.random.default_rng(3)
+    words = ["disk", "grub", "wifi", "kernel", "alice:", "bob,", "carol", "?", "hi"]
+    n = 300
+    minutes = np.sort(rng.uniform(0, 600, n))
+    speaker = rng.integers(-1, 4, n)
+    texts = [" ".join(rng.choice(words, 4)) for _ in range(n)]
+    names = {"alice": 0, "bob": 1, "carol": 2, "dave": 3}
+    expected = link_records(minutes, speaker, texts, names, lin)
+    same = link_records(minutes, speaker, texts, names, silent) == expected
+    assert same.mean() > 0.99  # float32 sums in another order may split an exact tie
+    # the shipped MLP is a different function of the same features
+    assert (link_records(minutes, speaker, texts, names, model) != expected).any()
+
+
+def test_model_kinds_round_trip_and_bad_hidden_layers_are_named(tmp_path):
+    model = ReplyModel.load()
+    data = model.to_dict()
+    assert data["kind"] == "mlp"
+    assert ReplyModel.from_dict(data) == model
+    lin = linear_part(model).to_dict()
+    assert lin["kind"] == "conditional_logit" and "hidden_bias" not in lin
+    del lin["kind"]  # files written before the MLP have no "kind": still a linear model
+    assert ReplyModel.from_dict(lin).kind == "conditional_logit"
+    bad = tmp_path / "m.json"
+    for change, match in (
+        ({"kind": "forest"}, "kind 'forest'"),
+        ({"output_weights": data["output_weights"][:-1]}, "hidden layer"),
+        ({"hidden_bias": []}, "at least one hidden unit"),
+    ):
+        bad.write_text(json.dumps(data | change), encoding="utf-8")
+        with pytest.raises(ReplyModelError, match=f"m.json.*{match}"):
+            ReplyModel.load(bad)
+    missing = {k: v for k, v in data.items() if k != "hidden_weights"}
+    bad.write_text(json.dumps(missing), encoding="utf-8")
+    with pytest.raises(ReplyModelError, match="m.json: missing.*hidden_weights"):
+        ReplyModel.load(bad)

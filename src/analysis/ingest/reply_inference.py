@@ -6,8 +6,10 @@ would see only isolated messages. :func:`infer_replies` links each such message 
 it most likely answers, or marks it as the start of a new conversation, with a small model:
 
 Model
-    A conditional logit (softmax over candidates) in which every message picks itself (new
-    conversation) or one of the ``K`` previous messages of its channel within a time horizon.
+    A softmax over candidates in which every message picks itself (new conversation) or one of
+    the ``K`` previous messages of its channel within a time horizon; each candidate's score is
+    a linear function of its features plus one small hidden layer of tanh units (``kind =
+    "mlp"``; a plain conditional logit, ``kind = "conditional_logit"``, is also supported).
     Candidate features: distance in messages and minutes, whether the message starts by
     addressing the candidate's author (``nick: ...``) and whether the candidate is that
     author's latest message, whether the candidate addressed or mentioned this author, same
@@ -15,8 +17,9 @@ Model
     questions, shared content words; the self candidate has its own features (gap since the
     previous message, whether the author is new, whether the message addresses anyone, asks,
     greets). Definitions in :mod:`analysis.ingest._reply_features`, the model in
-    :mod:`analysis.ingest._reply_model`. It follows the linear link-scoring model of
-    Kummerfeld et al. (2019), "A Large-Scale Corpus for Conversation Disentanglement", ACL.
+    :mod:`analysis.ingest._reply_model`. It follows the link-scoring models (linear and
+    feed-forward) of Kummerfeld et al. (2019), "A Large-Scale Corpus for Conversation
+    Disentanglement", ACL.
 Parameters
     Fitted by ``scripts/train_reply_model.py`` on the hand-annotated Ubuntu IRC training logs of
     that corpus (``shared/data/irc-disentanglement-train``; CC BY 4.0), tuned (L2 penalty,
@@ -44,7 +47,9 @@ from analysis.ingest._reply_model import (
     ReplyModel,
     ReplyModelError,
     fit_conditional_logit,
+    fit_mlp,
     link_records,
+    mlp_loss,
 )
 
 __all__ = [
@@ -59,10 +64,12 @@ __all__ = [
     "default_model",
     "describe_reply_sources",
     "fit_conditional_logit",
+    "fit_mlp",
     "infer_replies",
     "irc_inputs",
     "link_records",
     "load_irc_logs",
+    "mlp_loss",
     "predict_irc_links",
     "read_irc_log",
     "score_irc_logs",
