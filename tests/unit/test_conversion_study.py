@@ -120,4 +120,7 @@ def test_same_seed_same_numbers():
     b = conversion_study(c, n_draws=20, seed=5).to_dict()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert np.isfinite(a["headline"]["att"]) and isinstance(a["notes"], list)
-    assert isinstance(pd.DataFrame(a["estimators"]), pd.DataFrame)
+    c_other = conversion_study(c, n_draws=20, seed=6).to_dict()
+    # another seed draws other index dates for non-members: the design, hence the estimate, moves
+    assert c_other["headline"]["att"] != a["headline"]["att"]
+    assert len(pd.DataFrame(a["estimators"])) == 6  # three methods + three placebo rows
