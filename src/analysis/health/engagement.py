@@ -85,7 +85,8 @@ def engagement_per_root_expr(
         roots.select(t=roots.created_at, is_root=ibis.literal(1, "int64"), root_id=roots.root_id),
         distinct=False,
     )
-    running = ibis.cumulative_window(order_by=[events.t, events.is_root, events.root_id])
+    # roots add nothing to the count, so the order among roots at one time does not matter
+    running = ibis.cumulative_window(order_by=[events.t, events.is_root])
     events = events.mutate(members=(1 - events.is_root).sum().over(running))
     at_root = events.filter(events.is_root == 1).select("root_id", "members")
 

@@ -29,10 +29,11 @@ def sessions_expr(
 ) -> Any:
     """Time-gap sessions per channel, one row per session (an ibis expression).
 
-    Within each channel, the included non-service messages ordered by ``(created_at,
-    message_id)`` are cut wherever the gap to the previous message exceeds ``gap``: a session is
-    a maximal run of consecutive messages with gaps ``≤ gap``. Computed with window functions
-    (``lag`` for the gap, a running sum of "new session" flags for the session number).
+    Within each channel, the included non-service messages in time order (whole seconds since
+    the epoch) are cut wherever the gap to the previous message exceeds ``gap``: a session is a
+    maximal run of consecutive messages with gaps ``≤ gap``. Messages at the same second are 0
+    apart, so the order among them changes no session. Computed with window functions (``lag``
+    for the gap, a running sum of "new session" flags for the session number).
 
     Columns: ``channel_id``, ``session`` (1, 2, ... per channel), ``created_at`` (first
     message), ``last_at``, ``n_messages``, ``participants``, ``duration_seconds`` (last − first,
@@ -42,10 +43,11 @@ def sessions_expr(
     if gap_s <= 0:
         raise ValueError(f"gap {gap!r} must be positive, e.g. '30min'")
     msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
-    order = ["created_at", "message_id"]
-    w = ibis.window(group_by="channel_id", order_by=order)
-    cw = ibis.cumulative_window(group_by="channel_id", order_by=order)
+    # ordered by time only: messages at the same time have gap 0 to each other, so only the
+    # first of them can start a session and every order of the ties gives the same sessions
     m = msgs.mutate(t=epoch_seconds(msgs.created_at))
+    w = ibis.window(group_by="channel_id", order_by=["t"])
+    cw = ibis.cumulative_window(group_by="channel_id", order_by=["t"])
     m = m.mutate(prev_t=m.t.lag().over(w))
     m = m.mutate(
         new=ibis.ifelse(m.prev_t.isnull() | ((m.t - m.prev_t) > gap_s), 1, 0).cast("int64")

@@ -59,7 +59,6 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.activity import members_included
 from analysis.health.engine_cache import materialise, memo
 from analysis.health.periods import (
     epoch_seconds,
@@ -81,12 +80,28 @@ __all__ = [
 def included_messages(
     community: Community, *, include_staff: bool = True, include_bots: bool = False
 ) -> Any:
-    """Non-service messages of included members, with the author's ``is_staff`` flag (ibis)."""
-    members = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    members = members.select(m_id=members.member_id, is_staff=members.is_staff)
+    """Non-service messages of included members, with the author's ``is_staff`` flag (ibis).
+
+    The excluded accounts (bots, and staff when ``include_staff=False``) and the staff accounts
+    are few, so messages are filtered by an anti-join with the excluded ids and flagged by a
+    left join with the staff ids, both small tables (rather than a join of every message with
+    the whole ``members`` table; the data contract guarantees every author is a member).
+    """
+    members = community.members
+    excluded = ibis.literal(False)
+    if not include_bots:
+        excluded = excluded | members.is_bot
+    if not include_staff:
+        excluded = excluded | members.is_staff
     msgs = community.messages.filter(community.messages.kind != "service")
-    joined = msgs.inner_join(members, msgs.member_id == members.m_id)
-    return joined.select(
+    if include_bots and include_staff:
+        kept = msgs
+    else:
+        out = members.filter(excluded).select(x_id=members.member_id)
+        kept = msgs.anti_join(out, msgs.member_id == out.x_id)
+    staff = members.filter(members.is_staff).select(s_id=members.member_id)
+    flagged = kept.left_join(staff, kept.member_id == staff.s_id)
+    return flagged.select(
         "message_id",
         "channel_id",
         "thread_id",
@@ -94,7 +109,7 @@ def included_messages(
         "created_at",
         "reply_to_id",
         "reply_source",
-        "is_staff",
+        is_staff=flagged.s_id.notnull(),
     )
 
 
@@ -163,46 +178,53 @@ def thread_table_expr(
     roots, replies = _roots_and_replies(community, include_staff, include_bots, reply_sources)
     tr = _thread_replies(roots, replies)
 
-    # size, participants, first and last message: union of roots and their replies
-    posts = roots.select(
-        thread_id=roots.message_id, member_id=roots.member_id, created_at=roots.created_at
-    ).union(tr.select("thread_id", "member_id", "created_at"), distinct=False)
-    sizes = posts.group_by("thread_id").aggregate(
-        n_messages=posts.count(),
-        participants=posts.member_id.nunique(),
-        first_at=posts.created_at.min(),
-        last_at=posts.created_at.max(),
+    # size, participants, first and last message: one pass over the replies (the root is
+    # added back: participants = root author + distinct repliers other than the author)
+    sizes = tr.group_by("thread_id").aggregate(
+        n_replies=tr.count(),
+        repliers=tr.member_id.nunique(),
+        author_replied=(tr.member_id == tr.root_member_id).cast("int64").max(),
+        first_reply_at=tr.created_at.min(),
+        last_reply_at=tr.created_at.max(),
+        first_response_at=tr.created_at.min(where=tr.member_id != tr.root_member_id),
+    )
+    # first response: earliest reply by someone other than the root's author; among replies at
+    # that time, the one with the smallest message_id (an aggregate, not a window over threads)
+    starts = sizes.select(f_tid=sizes.thread_id, f_at=sizes.first_response_at)
+    tied = tr.inner_join(
+        starts,
+        (tr.thread_id == starts.f_tid)
+        & (tr.created_at == starts.f_at)
+        & (tr.member_id != tr.root_member_id),
+    )
+    first = tied.group_by(f_thread_id=tied.thread_id).aggregate(
+        first_response_at=tied.created_at.min(),
+        first_responder_id=tied.member_id.argmin(tied.message_id),
+        first_responder_is_staff=tied.is_staff.argmin(tied.message_id),
     )
 
-    # first response: earliest reply by someone other than the root's author
-    others = tr.filter(tr.member_id != tr.root_member_id)
-    order = ibis.window(group_by="thread_id", order_by=["created_at", "message_id"])
-    ranked = others.mutate(rank=ibis.row_number().over(order))
-    first = ranked.filter(ranked.rank == 0).select(
-        f_thread_id=ranked.thread_id,
-        first_response_at=ranked.created_at,
-        first_responder_id=ranked.member_id,
-        first_responder_is_staff=ranked.is_staff,
-    )
-
-    # replies earlier than their parent (the parent may be any message of the export)
+    # replies earlier than their parent (the parent may be any message of the export); counted
+    # per thread_id over all counted replies, kept for the threads whose root is present
     all_msgs = community.messages
     parents = all_msgs.select(p_id=all_msgs.message_id, p_at=all_msgs.created_at)
-    skew = tr.inner_join(parents, tr.reply_to_id == parents.p_id)
+    skew = replies.inner_join(parents, replies.reply_to_id == parents.p_id)
     skew = skew.filter(skew.created_at < skew.p_at)
     skewed = skew.group_by(s_thread_id=skew.thread_id).aggregate(n_skewed_replies=skew.count())
 
     t = roots.left_join(sizes, roots.message_id == sizes.thread_id)
+    has = t.n_replies.notnull()
     t = t.select(
         thread_id=t.message_id,
         channel_id=t.channel_id,
         root_member_id=t.member_id,
         root_is_staff=t.is_staff,
         created_at=t.created_at,
-        n_replies=(t.n_messages - 1).cast("int64"),
-        participants=t.participants.cast("int64"),
-        first_at=t.first_at,
-        last_at=t.last_at,
+        n_replies=t.n_replies.fill_null(0).cast("int64"),
+        participants=(1 + t.repliers.fill_null(0) - t.author_replied.fill_null(0)).cast("int64"),
+        first_at=ibis.ifelse(
+            has & (t.first_reply_at < t.created_at), t.first_reply_at, t.created_at
+        ),
+        last_at=ibis.ifelse(has & (t.last_reply_at > t.created_at), t.last_reply_at, t.created_at),
     )
     t = t.left_join(first, t.thread_id == first.f_thread_id)
     t = t.left_join(skewed, t.thread_id == skewed.s_thread_id)
