@@ -326,3 +326,45 @@ def test_newcomer_return_and_repeat(newcomers_community):
     rep = nc.repeat_contribution(newcomers_community)
     assert rep.overall[7] == {"exposed": 4, "repeated": 2, "share": 0.5}  # a and c (self-reply)
     assert rep.overall[30] == {"exposed": 3, "repeated": 2, "share": pytest.approx(2 / 3)}
+
+
+def test_first_responder_ties_broken_by_message_id():
+    # two answers at the same second: the one with the smaller message_id is the first response
+    c = _community(
+        MEMBERS,
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("3", "s", "2024-01-01 10:07", "1"),
+            ("2", "b", "2024-01-01 10:07", "1"),
+            ("4", "a", "2024-01-01 10:05", "1"),  # the author's own reply is never a response
+        ],
+    )
+    row = thread_table(c).iloc[0]
+    assert row["first_responder_id"] == "b"  # message "2" < "3"
+    assert not row["first_responder_is_staff"]
+    assert row["response_seconds"] == 7 * 60
+    assert row["participants"] == 3 and row["n_replies"] == 3
+
+
+def test_sessions_do_not_depend_on_the_order_of_messages_at_one_second():
+    rows = [
+        ("1", "a", "2024-01-01 10:00", None),
+        ("2", "b", "2024-01-01 10:40", None),  # new session (gap 40 min)
+        ("3", "a", "2024-01-01 10:40", None),  # same second as "2"
+        ("4", "b", "2024-01-01 11:05", None),
+    ]
+    one = _community(MEMBERS, rows)
+    other = _community(MEMBERS, [rows[0], rows[2], rows[1], rows[3]])
+    a = one.execute(sessions_expr(one)).sort_values("session", ignore_index=True)
+    b = other.execute(sessions_expr(other)).sort_values("session", ignore_index=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["n_messages"].tolist() == [1, 3]
+    assert a["participants"].tolist() == [1, 2]
+
+
+def test_thread_values_sort_only_when_order_could_change_a_mean():
+    from analysis.health.thread_queries import _integral
+
+    assert _integral(pd.DataFrame({"x": [1.0, NAN, 3.0], "y": pd.array([1, None, 2], "Int64")}))
+    assert not _integral(pd.DataFrame({"x": [0.1, 0.2]}))
+    assert not _integral(pd.DataFrame({"x": [2.0**52, 2.0**52]}))
