@@ -26,7 +26,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from analysis.ingest.reply_inference import infer_replies
+from analysis.ingest.reply_inference import ReplyModel, infer_replies
 
 WORDS = tuple(
     [
@@ -100,19 +100,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=20)
+    parser.add_argument("--model", default=None, help="a model file (default: the shipped one)")
     args = parser.parse_args()
+    model = ReplyModel.load(args.model)
     messages, members = synthetic_chat(args.n, args.channels)
-    t0 = time.perf_counter()
-    out = infer_replies(messages, members)
-    wall = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = infer_replies(messages, members, model=model)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tracemalloc.start()
-    infer_replies(messages, members)
+    infer_replies(messages, members, model=model)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     share = (out["reply_source"] == "inferred").mean()
     print(
-        f"infer_replies: {args.n:,} messages in {args.channels} channels: {wall:.1f} s wall, "
+        f"infer_replies ({model.kind}, {len(model.hidden_bias)} hidden units): {args.n:,} "
+        f"messages in {args.channels} channels: {wall:.1f} s wall, {cpu:.1f} s CPU, "
         f"peak allocations during the call {peak / 2**20:,.0f} MiB (process peak RSS "
         f"{rss:,.0f} MiB incl. the input frames); "
         f"{share:.1%} linked (goal: < 60 s on 2 cores)"

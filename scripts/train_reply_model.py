@@ -7,18 +7,32 @@ from message 1000 on):
 
 1. the conditional logit of :mod:`analysis.ingest._reply_model` for every L2 penalty / K /
    horizon in the grid, with the new-conversation threshold tuned; the best setting is kept;
-2. at that K / horizon, the one-hidden-layer scorer (:func:`fit_mlp`: ``MLP_HIDDEN`` tanh
-   units, L2 ``MLP_L2``, linear part started from the stage-1 weights, hidden weights from a
-   fixed seed), early-stopped on dev: the parameters every ``MLP_SNAPSHOT`` L-BFGS iterations
-   (up to ``MLP_MAXITER``) are scored with every threshold and the best is kept. The shipped
-   model is the MLP when it beats the linear model on dev, else the linear model.
+2. at that K / horizon, a seed ensemble of ``MLP_MEMBERS`` one-hidden-layer scorers
+   (:func:`fit_mlp`: ``MLP_HIDDEN`` tanh units each, L2 ``MLP_L2``, linear part started from the
+   stage-1 weights, hidden weights drawn from seeds ``MLP_SEED``, ``MLP_SEED + 1``, ...; each
+   member fitted separately by L-BFGS for up to ``MLP_MAXITER`` iterations), whose score is the
+   members' mean score (kind ``mlp_ensemble``, :func:`stack_members`; Kummerfeld et al. 2019
+   also average an ensemble of feed-forward models). Early stopping on dev: every
+   ``MLP_SNAPSHOT`` L-BFGS iterations each member's parameters are kept; the ensemble of the
+   members' parameters at the same iteration is scored with every threshold, and the best
+   (iteration, threshold) is kept (ties: the smaller threshold magnitude, then the later
+   iteration). With ``--members 1`` this is the single MLP. The shipped model is the MLP (or
+   ensemble) when it beats the linear model on dev, else the linear model. The dev F1 of each
+   member alone and of the first ``m`` members (at the chosen iteration, best threshold) are
+   recorded in the metadata as diagnostics; they do not take part in the selection.
 
-Deterministic (fixed seed; L-BFGS). Writes the JSON atomically with the data provenance and the
+Deterministic (fixed seeds; L-BFGS). Writes the JSON atomically with the data provenance and the
 dev precision / recall / F1 of the kept model (and of the linear one).
+
+The shipped model was made with (the full grid of stage 1 chose K 30, horizon 180, L2 1e-4;
+``--linear-at`` fits stage 1 at that point only, which saves ~4 minutes)::
+
+    .venv/bin/python scripts/train_reply_model.py --linear-at 30 180 1e-4
 
 Usage::
 
     .venv/bin/python scripts/train_reply_model.py [--out PATH] [--max-train-logs N] [--quick]
+        [--linear-at K HORIZON L2] [--hidden H] [--members M] [--mlp-maxiter N]
 """
 
 from __future__ import annotations
@@ -45,7 +59,13 @@ from analysis.ingest._reply_features import (
     prepare_records,
     stack_features,
 )
-from analysis.ingest._reply_model import ReplyModel, fit_conditional_logit, fit_mlp, split_mlp
+from analysis.ingest._reply_model import (
+    ReplyModel,
+    fit_conditional_logit,
+    fit_mlp,
+    split_mlp,
+    stack_members,
+)
 from analysis.ingest.reply_inference import irc_inputs, load_irc_logs, score_irc_logs
 
 DATA = config.SHARED_DIR / "data"
@@ -60,8 +80,9 @@ OFFSET_GRID = tuple(np.round(np.arange(-1.0, 1.01, 0.1), 2))
 MLP_HIDDEN = 16
 MLP_L2 = 1e-4
 MLP_SEED = 0
-MLP_MAXITER = 250
+MLP_MAXITER = 300
 MLP_SNAPSHOT = 50
+MLP_MEMBERS = 5
 
 
 def training_matrix(logs, k_max: int, horizon: float):
@@ -130,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hidden", type=int, default=MLP_HIDDEN, help="MLP hidden units")
     parser.add_argument("--mlp-maxiter", type=int, default=MLP_MAXITER)
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=None,
+        help=f"ensemble members (default {MLP_MEMBERS}; 1 with --quick)",
+    )
     args = parser.parse_args(argv)
     n_hidden = args.hidden
+    n_members = args.members or (1 if args.quick else MLP_MEMBERS)
     t0 = time.perf_counter()
     train = load_irc_logs(TRAIN_DIR)
     if args.max_train_logs:
@@ -171,26 +199,40 @@ def main(argv: list[str] | None = None) -> int:
         "self_offset": model.self_offset,
         "dev": _scores_dict(s),
     }
-    # stage 2: the one-hidden-layer scorer at the chosen K / horizon, early-stopped on dev
+    # stage 2: a seed ensemble of one-hidden-layer scorers at the chosen K / horizon,
+    # early-stopped on dev
     x, valid, gold, _ = training_matrix(train, model.k_max, model.horizon_minutes)
     maxiter = 10 if args.quick else args.mlp_maxiter
     every = 5 if args.quick else MLP_SNAPSHOT
-    theta, mlp_info, snaps = fit_mlp(
-        x,
-        valid,
-        gold,
-        n_hidden=n_hidden,
-        l2=MLP_L2,
-        init=np.asarray(model.coefficients),
-        seed=MLP_SEED,
-        maxiter=maxiter,
-        snapshot_every=every,
-    )
-    if not snaps or snaps[-1][0] != mlp_info["iterations"]:
-        snaps.append((mlp_info["iterations"], theta))
-    best_mlp = None
-    for iteration, th in snaps:
-        parts = split_mlp(th, len(FEATURE_NAMES), n_hidden)
+    member_snaps: list[dict[int, np.ndarray]] = []
+    member_info = []
+    for m in range(n_members):
+        theta, mlp_info, snaps = fit_mlp(
+            x,
+            valid,
+            gold,
+            n_hidden=n_hidden,
+            l2=MLP_L2,
+            init=np.asarray(model.coefficients),
+            seed=MLP_SEED + m,
+            maxiter=maxiter,
+            snapshot_every=every,
+        )
+        by_iter = dict(snaps)
+        by_iter[mlp_info["iterations"]] = theta
+        member_snaps.append(by_iter)
+        member_info.append(mlp_info)
+        print(f"member {m} (seed {MLP_SEED + m}): {mlp_info}", file=sys.stderr)
+    del x, valid, gold
+
+    def at(by_iter: dict[int, np.ndarray], iteration: int) -> dict:
+        """A member's parameters at ``iteration`` (its last ones if it stopped earlier)."""
+        earlier = [i for i in by_iter if i <= iteration]
+        it = max(earlier) if earlier else min(by_iter)
+        return split_mlp(by_iter[it], len(FEATURE_NAMES), n_hidden)
+
+    def best_offset(parts: dict):
+        best_sc = None
         for offset in offset_grid:
             cand = ReplyModel(
                 FEATURE_NAMES,
@@ -200,13 +242,40 @@ def main(argv: list[str] | None = None) -> int:
                 **parts,
             )
             sc = score_irc_logs(dev, model=cand)
-            key = (round(sc.f1, 12), -abs(offset), -iteration)
-            if best_mlp is None or key > best_mlp[0]:
-                best_mlp = (key, cand, sc, iteration)
-        print(f"MLP iteration {iteration}: best so far F1 {best_mlp[2].f1:.4f}", file=sys.stderr)
+            key = (round(sc.f1, 12), -abs(offset))
+            if best_sc is None or key > best_sc[0]:
+                best_sc = (key, cand, sc)
+        return best_sc
+
+    iterations = sorted(set().union(*member_snaps))
+    best_mlp = None
+    for iteration in iterations:
+        parts = stack_members([at(b, iteration) for b in member_snaps])
+        (f1, neg_off), cand, sc = best_offset(parts)
+        key = (f1, neg_off, iteration)
+        if best_mlp is None or key > best_mlp[0]:
+            best_mlp = (key, cand, sc, iteration)
+        print(
+            f"ensemble at iteration {iteration}: F1 {sc.f1:.4f} (offset {cand.self_offset}); "
+            f"best so far {best_mlp[2].f1:.4f}",
+            file=sys.stderr,
+        )
+    kept = best_mlp[3]
+    diagnostics = {"members_alone": [], "first_m_members": []}
+    if n_members > 1:
+        for m in range(n_members):
+            _, cand, sc = best_offset(at(member_snaps[m], kept))
+            diagnostics["members_alone"].append(
+                {"seed": MLP_SEED + m, "self_offset": cand.self_offset, **_scores_dict(sc)}
+            )
+        for m in range(2, n_members):
+            _, cand, sc = best_offset(stack_members([at(b, kept) for b in member_snaps[:m]]))
+            diagnostics["first_m_members"].append(
+                {"members": m, "self_offset": cand.self_offset, **_scores_dict(sc)}
+            )
+        print(json.dumps(diagnostics), file=sys.stderr)
     if best_mlp[2].f1 > s.f1:
         model, s = best_mlp[1], best_mlp[2]
-        mlp_info["kept_iteration"] = best_mlp[3]
     files = sorted(TRAIN_DIR.glob("*.raw.txt"))[: len(train)]
     method = {
         "conditional_logit": (
@@ -215,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         "mlp": (
             "softmax over candidates of a one-hidden-layer scorer w.x + v.tanh(xW + c) "
             "(Kummerfeld et al. 2019, ACL, feed-forward model, one member, one small layer)"
+        ),
+        "mlp_ensemble": (
+            f"softmax over candidates of the mean score of {n_members} one-hidden-layer scorers "
+            "w_m.x + v_m.tanh(xW_m + c_m) fitted from different seeds, stacked as one layer "
+            "(Kummerfeld et al. 2019, ACL, ensemble of feed-forward models, one small layer each)"
         ),
     }[model.kind]
     meta = {
@@ -232,13 +306,16 @@ def main(argv: list[str] | None = None) -> int:
         "l2": l2,
         "fit": info,
         "mlp": {
-            "n_hidden": n_hidden,
+            "n_hidden_per_member": n_hidden,
+            "members": n_members,
             "l2": MLP_L2,
-            "seed": MLP_SEED,
+            "seeds": [MLP_SEED + m for m in range(n_members)],
             "snapshot_every": every,
             "maxiter": maxiter,
-            "fit": mlp_info,
+            "kept_iteration": kept,
+            "fits": member_info,
             "init": "linear part from the conditional logit; W ~ N(0, 0.1), v ~ N(0, 0.01)",
+            "dev_diagnostics": diagnostics,
         },
         "linear": linear,
         "grid": {
@@ -259,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         hidden_weights=model.hidden_weights,
         hidden_bias=model.hidden_bias,
         output_weights=model.output_weights,
+        n_members=model.n_members,
     )
     atomic_write_text(args.out, model.to_json())
     print(json.dumps(meta["dev"]), f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Reply inference against hand-annotated IRC links (Kummerfeld et al. 2019, dev split).
 
-Checked three ways: (1) the shipped model's (one-hidden-layer scorer) link precision / recall /
-F1 on the development logs, against the two baselines recomputed here from the raw files by an
+Checked three ways: (1) the shipped model's (a seed ensemble of one-hidden-layer scorers) link
+precision / recall / F1 on the development logs, recomputed here from the shipped parameters
+(goal of issue 7: F1 >= 0.70), against the two baselines recomputed here from the raw files by an
 independent parser and scorer (their published numbers, shared/data/README.md, reproduced
 within 0.01), and against its own linear part (the conditional logit of stage 1, kept in the
 metadata); (2) the conditional-logit fitter against statsmodels' ConditionalLogit on the same
@@ -37,8 +38,8 @@ DEV = "irc-disentanglement-dev"
 START = 1000
 # published baselines (shared/data/README.md): precision, recall, F1
 PUBLISHED = {"previous": (0.237, 0.229, 0.233), "addressee": (0.512, 0.493, 0.502)}
-# measured with the shipped model (scripts/train_reply_model.py); see the report
-MEASURED_F1 = 0.698
+# measured with the shipped model (scripts/train_reply_model.py): precision, recall, F1
+MEASURED = (0.7128, 0.6835, 0.6979)
 # its linear part (the conditional logit shipped before the MLP)
 MEASURED_LINEAR_F1 = 0.672
 
@@ -174,15 +175,18 @@ def test_package_scorer_agrees_with_independent_scorer(dev_logs, dev_files):
 
 def test_shipped_model_beats_baselines_on_dev(dev_logs, baselines):
     model = ReplyModel.load()
-    scores = score_irc_logs(dev_logs, model=model)
-    # the number recorded in the shipped file is what the model scores (bit for bit)
-    assert scores.f1 == pytest.approx(model.metadata["dev"]["f1"], abs=1e-12)
-    assert scores.f1 == pytest.approx(MEASURED_F1, abs=0.005)
+    scores = score_irc_logs(dev_logs, model=model)  # recomputed from the shipped parameters
+    measured = (scores.precision, scores.recall, scores.f1)
+    # the figures recorded in the shipped file are what the model scores
+    recorded = tuple(model.metadata["dev"][k] for k in ("precision", "recall", "f1"))
+    assert measured == pytest.approx(recorded, abs=0.005)
+    assert scores.f1 == pytest.approx(recorded[2], abs=1e-12)  # in fact bit for bit
+    assert measured == pytest.approx(MEASURED, abs=0.005)
+    assert scores.f1 > 0.69  # goal of issue 7: 0.70 (Kummerfeld et al. 2019 feed-forward: 0.74)
     assert scores.f1 > baselines["addressee"][2] + 0.1
     assert scores.f1 > baselines["previous"][2] + 0.3
     assert scores.precision > 0.6 and scores.recall > 0.6
     assert model.kind == "mlp"
-    assert scores.f1 > 0.69  # goal 0.70 (Kummerfeld et al. feed-forward: 0.74)
 
 
 def test_linear_part_scores_as_recorded_and_below_the_mlp(dev_logs):
@@ -319,12 +323,15 @@ def test_training_script_runs_on_a_subset_deterministically(tmp_path):
     outs = []
     for k in range(2):
         out = tmp_path / f"m{k}.json"
-        assert script.main(["--out", str(out), "--max-train-logs", "4", "--quick"]) == 0
+        argv = ["--out", str(out), "--max-train-logs", "4", "--quick", "--members", "2"]
+        assert script.main(argv) == 0
         outs.append(out.read_text(encoding="utf-8"))
     assert outs[0] == outs[1]
     model = ReplyModel.load(tmp_path / "m0.json")
     meta = json.loads(outs[0])["metadata"]
     assert meta["training_data"]["logs"] == 4
+    assert meta["mlp"]["members"] == 2 and meta["mlp"]["seeds"] == [0, 1]
+    assert len(meta["mlp"]["dev_diagnostics"]["members_alone"]) == 2
     # even four training logs beat the addressee baseline on dev
     assert meta["dev"]["f1"] > 0.55
     assert model.k_max in script.K_GRID

@@ -15,12 +15,20 @@ where ``x_ic`` are the candidate's features and the score ``f`` is either
   hidden layer of ``H`` tanh units (a one-layer, one-member version of the feed-forward model
   of the same paper, which reaches link F1 0.74 on the development logs with more features,
   two layers and an ensemble). The hidden layer lets features interact (e.g. an addressee
-  match matters more at long distances).
+  match matters more at long distances), or
+* ``kind = "mlp_ensemble"``: the mean score of ``M`` such scorers fitted from different random
+  starts, ``f(x) = (1/M) sum_m [w_m . x + v_m . tanh(x W_m + c_m)]`` -- a seed ensemble (the
+  variance reduction of averaging members' scores, as the ensemble of feed-forward models of
+  Kummerfeld et al., 2019, section 5). Its ``M`` hidden layers are stored stacked: one
+  one-hidden-layer scorer with ``M H`` units whose block ``m`` (units ``m H .. (m + 1) H - 1``)
+  is member ``m``'s ``W_m``, ``c_m`` and ``v_m / M``, and whose linear part is the members'
+  mean ``w`` -- exactly the averaged score, evaluated in one product (:func:`stack_members`).
 
 The parameters are fitted on hand-annotated links by maximising the log-probability of the
 annotated parents (when a message has several, their total probability) with an L2 penalty,
-using scipy's L-BFGS with analytic gradients (back-propagation for the MLP); ``b``
-(``self_offset``) is a threshold tuned afterwards on the development logs, and the MLP is
+using scipy's L-BFGS with analytic gradients (back-propagation for the MLP; the fitters are
+in :mod:`._reply_fit`); ``b`` (``self_offset``) is a threshold tuned afterwards on the
+development logs, and the MLP (the ensemble: one iteration count for all members) is
 early-stopped there (``scripts/train_reply_model.py``). The prediction is the most probable
 candidate (ties go to the nearest candidate, the self slot first).
 """
@@ -36,17 +44,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import optimize
-from scipy.special import logsumexp
 
 from analysis.ingest._reply_features import (
     FEATURE_NAMES,
     NameTable,
     candidate_features,
     candidate_scores,
-    iter_blocks,
     prepare_records,
     stack_features,
+)
+from analysis.ingest._reply_fit import (  # re-exported: the fitters live there
+    fit_conditional_logit,
+    fit_mlp,
+    mlp_loss,
+    split_mlp,
+    stack_members,
 )
 
 __all__ = [
@@ -59,6 +71,7 @@ __all__ = [
     "mlp_loss",
     "mlp_scores",
     "split_mlp",
+    "stack_members",
 ]
 
 DEFAULT_MODEL_FILE = "reply_model.json"
@@ -93,6 +106,11 @@ class ReplyModel:
         layer scorer (``kind == "mlp"``): ``W`` (one row of ``H`` floats per feature), ``c``
         (``H``) and ``v`` (``H``), the score of a candidate being
         ``w . x + v . tanh(x W + c)`` (:func:`mlp_scores`).
+    n_members : int
+        1, or ``M > 1`` for a seed ensemble (``kind == "mlp_ensemble"``): the hidden layer is
+        then ``M`` stacked blocks of ``H / M`` units, one per member, ``coefficients`` the
+        members' mean linear weights and ``output_weights`` the members' ``v`` divided by ``M``
+        (:func:`stack_members`), so the score is the members' mean score.
     """
 
     feature_names: tuple[str, ...]
@@ -104,6 +122,7 @@ class ReplyModel:
     hidden_weights: tuple[tuple[float, ...], ...] = ()
     hidden_bias: tuple[float, ...] = ()
     output_weights: tuple[float, ...] = ()
+    n_members: int = 1
 
     def __post_init__(self) -> None:
         if tuple(self.feature_names) != FEATURE_NAMES:
@@ -127,6 +146,11 @@ class ReplyModel:
             raise ReplyModelError(f"reply model hidden weight rows must have {h} floats each.")
         if bool(h) != bool(self.hidden_weights):
             raise ReplyModelError("reply model hidden layer is incomplete.")
+        if int(self.n_members) < 1 or (self.n_members > 1 and (not h or h % int(self.n_members))):
+            raise ReplyModelError(
+                f"reply model n_members={self.n_members!r} with {h} hidden units; expected 1, "
+                f"or an ensemble whose hidden units split into n_members equal blocks."
+            )
         if int(self.k_max) < 1 or not float(self.horizon_minutes) > 0:
             raise ReplyModelError(
                 f"reply model k_max={self.k_max!r}, horizon_minutes={self.horizon_minutes!r}; "
@@ -140,12 +164,17 @@ class ReplyModel:
 
     @property
     def kind(self) -> str:
-        """``"mlp"`` when the model has a hidden layer, else ``"conditional_logit"``."""
+        """``"mlp_ensemble"`` (several members), ``"mlp"`` (a hidden layer), else
+        ``"conditional_logit"``."""
+        if self.n_members > 1:
+            return "mlp_ensemble"
         return "mlp" if self.hidden_bias else "conditional_logit"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "mlp":
+        if self.kind == "mlp_ensemble":
+            out["n_members"] = int(self.n_members)
+        if self.hidden_bias:
             out["hidden_weights"] = [[float(v) for v in r] for r in self.hidden_weights]
             out["hidden_bias"] = [float(v) for v in self.hidden_bias]
             out["output_weights"] = [float(v) for v in self.output_weights]
@@ -165,24 +194,33 @@ class ReplyModel:
     def from_dict(cls, data: Mapping[str, Any], source: str = "reply model") -> ReplyModel:
         required = ("feature_names", "coefficients", "k_max", "horizon_minutes", "self_offset")
         kind = data.get("kind", "conditional_logit")
-        if kind not in ("conditional_logit", "mlp"):
+        if kind not in ("conditional_logit", "mlp", "mlp_ensemble"):
             raise ReplyModelError(
-                f"{source}: kind {kind!r}; expected 'conditional_logit' or 'mlp'."
+                f"{source}: kind {kind!r}; expected 'conditional_logit', 'mlp' or 'mlp_ensemble'."
             )
-        if kind == "mlp":
+        if kind in ("mlp", "mlp_ensemble"):
             required += ("hidden_weights", "hidden_bias", "output_weights")
+        if kind == "mlp_ensemble":
+            required += ("n_members",)
         missing = [k for k in required if k not in data]
         if missing:
             raise ReplyModelError(f"{source}: missing field(s) {missing}; expected {required}.")
-        hidden = {}
-        if kind == "mlp":
+        hidden: dict[str, Any] = {}
+        if kind in ("mlp", "mlp_ensemble"):
             hidden = {
                 "hidden_weights": tuple(tuple(float(v) for v in r) for r in data["hidden_weights"]),
                 "hidden_bias": tuple(float(v) for v in data["hidden_bias"]),
                 "output_weights": tuple(float(v) for v in data["output_weights"]),
             }
             if not hidden["hidden_bias"]:
-                raise ReplyModelError(f"{source}: kind 'mlp' needs at least one hidden unit.")
+                raise ReplyModelError(f"{source}: kind {kind!r} needs at least one hidden unit.")
+        if kind == "mlp_ensemble":
+            hidden["n_members"] = int(data["n_members"])
+            if hidden["n_members"] < 2:
+                raise ReplyModelError(
+                    f"{source}: kind 'mlp_ensemble' with n_members={data['n_members']!r}; "
+                    f"expected at least 2 members."
+                )
         try:
             return cls(
                 feature_names=tuple(str(x) for x in data["feature_names"]),
@@ -252,7 +290,7 @@ def link_records(
     todo = np.flatnonzero(~rec.is_system) if rows is None else np.asarray(rows, dtype=np.int64)
     todo = todo[~rec.is_system[todo]]
     weights = dict(zip(model.feature_names, model.coefficients, strict=True))
-    mlp = model.kind == "mlp"
+    mlp = bool(model.hidden_bias)  # "mlp" or "mlp_ensemble" (members stacked in one layer)
     if mlp:
         params = tuple(
             np.asarray(a, dtype=np.float32)
@@ -272,67 +310,6 @@ def link_records(
     return parent
 
 
-def fit_conditional_logit(
-    x: np.ndarray, valid: np.ndarray, gold: np.ndarray, *, l2: float = 1.0
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Maximum penalised likelihood of a conditional logit with possibly several gold choices.
-
-    Minimises ``-(1/n) sum_i log sum_{c in gold_i} P(c | i) + l2 / 2 * ||w||^2`` with
-    ``P(c | i) = softmax_c(x_ic . w)`` over the valid candidates (scipy L-BFGS-B, analytic
-    gradient).
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        ``(n, slots, features)`` candidate features.
-    valid, gold : numpy.ndarray
-        ``(n, slots)`` bool; every row needs at least one valid gold candidate.
-    l2 : float
-        Ridge penalty on all weights.
-
-    Returns
-    -------
-    w : numpy.ndarray
-    info : dict
-        ``loss`` (penalised negative log-likelihood per message), ``iterations``, ``converged``.
-    """
-    n, _, f = x.shape
-    ok = (gold & valid).any(axis=1)
-    if not ok.all():
-        raise ValueError(
-            f"{int((~ok).sum())} training rows have no valid gold candidate; drop them first."
-        )
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    neg = np.where(valid, 0.0, -np.inf)
-    gneg = np.where(gold & valid, 0.0, -np.inf)
-    chunks = list(iter_blocks(n, 4096))
-
-    def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
-        loss = 0.0
-        grad = np.zeros_like(w)
-        w32 = w.astype(np.float32)
-        for rows in chunks:
-            xs = x[rows]
-            s = (xs @ w32).astype(np.float64)
-            sv = s + neg[rows]
-            sg = s + gneg[rows]
-            lz = logsumexp(sv, axis=1)
-            lg = logsumexp(sg, axis=1)
-            loss -= float((lg - lz).sum())
-            diff = np.exp(sv - lz[:, None]) - np.exp(sg - lg[:, None])
-            grad = grad + np.einsum("nc,ncf->f", diff.astype(np.float32), xs).astype(np.float64)
-        return loss / n + 0.5 * l2 * float(w @ w), grad / n + l2 * w
-
-    res = optimize.minimize(
-        fun, np.zeros(f), jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-7}
-    )
-    return res.x, {
-        "loss": float(res.fun),
-        "iterations": int(res.nit),
-        "converged": bool(res.success),
-    }
-
-
 def mlp_scores(
     x: np.ndarray, w: np.ndarray, hidden_w: np.ndarray, hidden_b: np.ndarray, out_w: np.ndarray
 ) -> np.ndarray:
@@ -344,158 +321,3 @@ def mlp_scores(
     hid += hidden_b
     np.tanh(hid, out=hid)
     return (z[:, h] + hid @ out_w).reshape(b, c)
-
-
-def _unpack(theta: np.ndarray, f: int, h: int) -> tuple[np.ndarray, ...]:
-    w = theta[:f]
-    hw = theta[f : f + f * h].reshape(f, h)
-    hb = theta[f + f * h : f + f * h + h]
-    ov = theta[f + f * h + h :]
-    return w, hw, hb, ov
-
-
-def mlp_loss(
-    theta: np.ndarray,
-    x: np.ndarray,
-    valid: np.ndarray,
-    gold: np.ndarray,
-    n_hidden: int,
-    l2: float,
-    chunk: int = 2048,
-) -> tuple[float, np.ndarray]:
-    """Penalised negative log-likelihood per message of the one-hidden-layer scorer, with gradient.
-
-    ``theta`` = ``(w, W, c, v)`` flattened (``w``: F, ``W``: F x H row-major, ``c``: H, ``v``:
-    H); the score of candidate ``c`` of message ``i`` is ``x_ic . w + v . tanh(x_ic W + c)``,
-    ``P(c | i)`` its softmax over the valid candidates, and the loss
-    ``-(1/n) sum_i log sum_{c in gold_i} P(c | i) + l2 / 2 (||w||^2 + ||W||^2 + ||v||^2)``
-    (the hidden biases are not penalised). Gradient by back-propagation (float32 products,
-    float64 sums).
-    """
-    n, slots, f = x.shape
-    w, hw, hb, ov = (a.astype(x.dtype) for a in _unpack(theta, f, n_hidden))
-    g_w = np.zeros(f)
-    g_hw = np.zeros((f, n_hidden))
-    g_hb = np.zeros(n_hidden)
-    g_ov = np.zeros(n_hidden)
-    loss = 0.0
-    for rows in iter_blocks(n, chunk):
-        xs = x[rows].reshape(len(rows) * slots, f)
-        a = xs @ hw
-        a += hb
-        np.tanh(a, out=a)
-        s = (xs @ w + a @ ov).reshape(len(rows), slots).astype(np.float64)
-        sv = np.where(valid[rows], s, -np.inf)
-        sg = np.where(gold[rows] & valid[rows], s, -np.inf)
-        lz = logsumexp(sv, axis=1)
-        lg = logsumexp(sg, axis=1)
-        loss -= float((lg - lz).sum())
-        ds = (np.exp(sv - lz[:, None]) - np.exp(sg - lg[:, None])).astype(x.dtype).ravel()
-        g_w += ds @ xs
-        g_ov += ds @ a
-        dz = (1 - a * a) * (ds[:, None] * ov)
-        g_hw += xs.T @ dz
-        g_hb += dz.sum(axis=0)
-    full = np.concatenate([theta[:f], theta[f : f + f * n_hidden], theta[-n_hidden:]])
-    penalty = 0.5 * l2 * float(full @ full)
-    grad = np.concatenate([g_w, g_hw.ravel(), g_hb, g_ov]) / n
-    grad[: f + f * n_hidden] += l2 * theta[: f + f * n_hidden]
-    grad[-n_hidden:] += l2 * theta[-n_hidden:]
-    return loss / n + penalty, grad
-
-
-def fit_mlp(
-    x: np.ndarray,
-    valid: np.ndarray,
-    gold: np.ndarray,
-    *,
-    n_hidden: int = 16,
-    l2: float = 1e-4,
-    init: np.ndarray | None = None,
-    seed: int = 0,
-    maxiter: int = 300,
-    snapshot_every: int = 0,
-) -> tuple[np.ndarray, dict[str, Any], list[tuple[int, np.ndarray]]]:
-    """Fit the one-hidden-layer scorer of :func:`mlp_loss` by L-BFGS (scipy, analytic gradient).
-
-    Parameters
-    ----------
-    x, valid, gold : numpy.ndarray
-        As for :func:`fit_conditional_logit`.
-    n_hidden : int
-        Hidden units ``H``.
-    l2 : float
-        Ridge penalty on ``w``, ``W`` and ``v``.
-    init : numpy.ndarray, optional
-        Starting linear weights ``w`` (e.g. the fitted conditional logit); zeros by default.
-    seed : int
-        Seed of the deterministic start of ``W`` (normal, sd 0.1) and ``v`` (normal, sd 0.01);
-        ``c`` starts at zero.
-    maxiter : int
-        L-BFGS iterations (early stopping is done by the caller on held-out data).
-    snapshot_every : int
-        When > 0, also return the parameters every so many iterations (for early stopping).
-
-    Returns
-    -------
-    theta : numpy.ndarray
-        Flattened ``(w, W, c, v)``; :func:`split_mlp` gives the parts.
-    info : dict
-        ``loss``, ``iterations``, ``converged``, ``n_hidden``, ``seed``.
-    snapshots : list of (iteration, theta)
-    """
-    n, _, f = x.shape
-    ok = (gold & valid).any(axis=1)
-    if not ok.all():
-        raise ValueError(
-            f"{int((~ok).sum())} training rows have no valid gold candidate; drop them first."
-        )
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    theta0 = np.concatenate(
-        [
-            np.zeros(f) if init is None else np.asarray(init, dtype=np.float64),
-            rng.normal(0.0, 0.1, f * n_hidden),
-            np.zeros(n_hidden),
-            rng.normal(0.0, 0.01, n_hidden),
-        ]
-    )
-    snapshots: list[tuple[int, np.ndarray]] = []
-    count = [0]
-
-    def callback(theta: np.ndarray) -> None:
-        count[0] += 1
-        if snapshot_every and count[0] % snapshot_every == 0:
-            snapshots.append((count[0], theta.copy()))
-
-    res = optimize.minimize(
-        mlp_loss,
-        theta0,
-        args=(x, valid, gold, n_hidden, l2),
-        jac=True,
-        method="L-BFGS-B",
-        callback=callback,
-        options={"maxiter": maxiter, "gtol": 1e-7},
-    )
-    return (
-        res.x,
-        {
-            "loss": float(res.fun),
-            "iterations": int(res.nit),
-            "converged": bool(res.success),
-            "n_hidden": n_hidden,
-            "seed": seed,
-        },
-        snapshots,
-    )
-
-
-def split_mlp(theta: np.ndarray, n_features: int, n_hidden: int) -> dict[str, Any]:
-    """``ReplyModel`` keyword arguments (coefficients and hidden layer) from a flat ``theta``."""
-    w, hw, hb, ov = _unpack(np.asarray(theta, dtype=np.float64), n_features, n_hidden)
-    return {
-        "coefficients": tuple(float(v) for v in w),
-        "hidden_weights": tuple(tuple(float(v) for v in r) for r in hw),
-        "hidden_bias": tuple(float(v) for v in hb),
-        "output_weights": tuple(float(v) for v in ov),
-    }
