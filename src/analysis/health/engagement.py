@@ -33,6 +33,7 @@ from analysis.health.periods import (
     period_index,
     period_start_expr,
 )
+from analysis.health.thread_table import included_messages
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]
@@ -63,8 +64,7 @@ def engagement_per_root_expr(
     check_period(period)
     seconds = _window_seconds(window)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
+    msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
     roots = msgs.filter(msgs.reply_to_id.isnull()).select(
         root_id=msgs.message_id,
         created_at=msgs.created_at,
@@ -257,7 +257,8 @@ def engagement_rate(
         mean_rate=used.rate.mean(),
     )
     rated = used.filter(used.rate.notnull())
-    ordered = ibis.window(group_by=rated.period_start, order_by=[rated.rate, rated.root_id])
+    # tied rates are equal values, so which of them sits in the middle does not matter
+    ordered = ibis.window(group_by=rated.period_start, order_by=[rated.rate])
     ranked = rated.mutate(
         rn=ibis.row_number().over(ordered),
         n=rated.count().over(ibis.window(group_by=rated.period_start)),

@@ -50,15 +50,20 @@ def _compute(community: Community) -> Any:
         e_id=m.message_id, e_parent=m.reply_to_id
     )
     ids = edges.select(p_id=edges.e_id)
-    # depth 1: the parent is not itself a reply (a root, a service message, or not in the data)
-    top = edges.anti_join(ids, edges.e_parent == ids.p_id)
-    resolved = [
-        materialise(community, top.select(message_id=top.e_id, depth=ibis.literal(1, "int64")))
-    ]
-    nested = edges.semi_join(ids, edges.e_parent == ids.p_id)
-    active = materialise(
+    # one join tells whether each parent is itself a reply (message ids are unique, so the left
+    # join keeps one row per edge): depth 1 when it is not (a root, a service message, or not in
+    # the data); the others start the walk one step up
+    marked = edges.left_join(ids, edges.e_parent == ids.p_id)
+    marked = materialise(
         community,
-        nested.select(a_id=nested.e_id, a_jump=nested.e_parent, a_dist=ibis.literal(1, "int64")),
+        marked.select(m_id=marked.e_id, m_parent=marked.e_parent, nested=marked.p_id.notnull()),
+    )
+    top = marked.filter(~marked.nested)
+    # filters of the stored table: cheap scans, nothing more to store
+    resolved = [top.select(message_id=top.m_id, depth=ibis.literal(1, "int64"))]
+    nested = marked.filter(marked.nested)
+    active = nested.select(
+        a_id=nested.m_id, a_jump=nested.m_parent, a_dist=ibis.literal(1, "int64")
     )
     for _ in range(MAX_ROUNDS):
         if _count(community, active) == 0:
