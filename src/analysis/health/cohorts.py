@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -20,7 +21,8 @@ from analysis.health.active_periods import (
     _naive_utc,
     _who,
 )
-from analysis.health.activity import activity_events_expr, members_included
+from analysis.health.activity import members_included
+from analysis.health.member_days import member_days
 from analysis.health.periods import epoch_seconds, period_start_expr
 from analysis.results import Result
 
@@ -196,6 +198,46 @@ class CohortRetention(Result):
         }
 
 
+def _active_cells_expr(
+    community: Community,
+    m: Any,
+    keys: list[str],
+    length: int,
+    max_periods: int,
+) -> Any:
+    """Members active per cohort cell: ``keys``, ``period``, ``active`` (ibis expression).
+
+    From the member-day table (:func:`analysis.health.member_days.member_days`): an event at
+    ``s`` falls in period ``k = (s − joined_s) // length`` when ``s ≥ joined_s``. A UTC day
+    lasts less than one period (7 or 30 days), so the events of one member-day fall in at most
+    two consecutive periods, those of its first and last event: the periods of the day are
+    ``k(last_s)`` and, when ``first_s ≥ joined_s``, ``k(first_s)`` (if ``first_s`` precedes the
+    join, the day's events after the join lie within a day of it, in period ``k(last_s) = 0``).
+    Exactly the cells of counting every event.
+    """
+    # the join with the counted members `m` drops the others
+    days = member_days(community)
+    j = days.join(m, days.member_id == m.member_id)
+    j = j.filter(j.last_s >= j.joined_s)
+    lo = ibis.ifelse(j.first_s >= j.joined_s, j.first_s, j.last_s) - j.joined_s
+    hi = j.last_s - j.joined_s
+    spans = j.select(
+        member_id=j.member_id, k_lo=lo // length, k_hi=hi // length, **{k: j[k] for k in keys}
+    )
+    spans = spans.filter(spans.k_lo < max_periods)
+    # one row per member and first period, with whether some day also reaches the next one
+    per = spans.group_by(["member_id", "k_lo", *keys]).aggregate(
+        up=(spans.k_hi > spans.k_lo).cast("int64").max()
+    )
+    cells = per.select(*keys, member_id=per.member_id, period=per.k_lo).union(
+        per.filter((per.up > 0) & (per.k_lo + 1 < max_periods)).select(
+            *keys, member_id=per.member_id, period=per.k_lo + 1
+        ),
+        distinct=False,
+    )
+    return cells.group_by([*keys, "period"]).aggregate(active=cells.member_id.nunique())
+
+
 def cohort_retention(
     community: Community,
     *,
@@ -265,18 +307,14 @@ def cohort_retention(
         source=members.source.fill_null("unknown"),
     )
     keys = ["source", "cohort_start"] if by else ["cohort_start"]
-    events = activity_events_expr(community, members)
-    joined = events.join(m, events.member_id == m.member_id)
-    offset = epoch_seconds(joined.at) - joined.joined_s
-    cells = joined.select(
-        *[joined[k] for k in keys],
-        member_id=joined.member_id,
-        period=offset // length,
-        offset=offset,
-    )
-    cells = cells.filter((cells["offset"] >= 0) & (cells["period"] < max_periods))
     active = community.execute(
-        cells.group_by([*keys, "period"]).aggregate(active=cells.member_id.nunique())
+        _active_cells_expr(
+            community,
+            m,
+            keys,
+            length,
+            max_periods,
+        )
     )
     sizes = community.execute(
         m.group_by(keys).aggregate(

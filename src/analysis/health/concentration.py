@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
+from analysis.health.active_periods import _period_ordinal
 from analysis.health.activity import joins_expr, members_included
-from analysis.health.periods import check_period, period_index, period_start_expr
+from analysis.health.member_days import member_days_of, ordinal_starts, period_ordinal
+from analysis.health.periods import check_period, period_index
 from analysis.results import Result
 
 __all__ = ["Concentration", "concentration", "gini"]
@@ -202,18 +204,29 @@ class Concentration(Result):
 
 
 def _window_sums_expr(
-    community: Community, members: Any, period: str | None, last: pd.Timestamp | None = None
+    community: Community,
+    members: Any,
+    period: str | None,
+    last: pd.Timestamp | None = None,
+    *,
+    include_staff: bool = True,
+    include_bots: bool = False,
 ) -> Any:
-    """Per window: messages, authors, Σ rank·x, top-5/10 sums, absence factor, late authors."""
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
-    key = (
-        period_start_expr(msgs.created_at, period)
-        if period is not None
-        else ibis.literal(0, "int64")
+    """Per window: messages, authors, Σ rank·x, top-5/10 sums, absence factor, late authors.
+
+    ``members`` is :func:`~analysis.health.activity.members_included` under the same switches.
+    Messages per member and window are summed from the member-day table
+    (:func:`analysis.health.member_days.member_days`: a window is a union of UTC days);
+    ``window_key`` is 0 for the whole data, else the period's ordinal
+    (:func:`analysis.health.member_days.period_ordinal`).
+    """
+    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
+    days = days.filter(days.messages > 0)
+    key = period_ordinal(days.day, period) if period is not None else ibis.literal(0, "int64")
+    days = days.mutate(window_key=key)
+    counts = days.group_by(["window_key", "member_id"]).aggregate(
+        x=days.messages.sum().cast("int64")
     )
-    msgs = msgs.mutate(window_key=key)
-    counts = msgs.group_by(["window_key", "member_id"]).aggregate(x=msgs.count().cast("int64"))
     ascending = ibis.window(group_by=counts.window_key, order_by=[counts.x, counts.member_id])
     descending = ibis.window(
         group_by=counts.window_key, order_by=[counts.x.desc(), counts.member_id]
@@ -230,7 +243,7 @@ def _window_sums_expr(
     # authors whose recorded join is after the window's end still count as members
     if period is not None:
         joined = members.select(
-            j_member=members.member_id, j_start=period_start_expr(members.joined_at, period)
+            j_member=members.member_id, j_start=_period_ordinal(members.joined_at, period)
         )
         ranked = ranked.left_join(joined, ranked.member_id == joined.j_member)
         late = (ranked.j_start > ranked.window_key).cast("int64")
@@ -339,9 +352,14 @@ def concentration(
     else:
         # one round trip: the window sums beside the number of members joined by the end
         joined = members.filter(members.joined_at <= last.to_pydatetime())
-        sums = _window_sums_expr(community, members, None, last).cross_join(
-            joined.aggregate(members_n=joined.count())
-        )
+        sums = _window_sums_expr(
+            community,
+            members,
+            None,
+            last,
+            include_staff=include_staff,
+            include_bots=include_bots,
+        ).cross_join(joined.aggregate(members_n=joined.count()))
         overall = community.execute(sums)
         row = overall.iloc[0] if len(overall) else pd.Series(_EMPTY)
         members_n = int(overall["members_n"].iloc[0]) if len(overall) else 0
@@ -364,7 +382,11 @@ def concentration(
 def _per_period(
     community: Community, members: Any, period: str, include_staff: bool, include_bots: bool
 ) -> pd.DataFrame:
-    sums = community.execute(_window_sums_expr(community, members, period))
+    sums = community.execute(
+        _window_sums_expr(
+            community, members, period, include_staff=include_staff, include_bots=include_bots
+        )
+    )
     columns = [
         "period_start",
         "messages",
@@ -378,7 +400,7 @@ def _per_period(
     ]
     if sums.empty:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    sums["window_key"] = pd.to_datetime(sums["window_key"]).astype("datetime64[ns]")
+    sums["window_key"] = ordinal_starts(sums["window_key"], period)
     index = period_index(sums["window_key"].min(), sums["window_key"].max(), period)
     # members joined by each period's end (the `members` column of the activity series)
     joins = community.execute(

@@ -41,13 +41,56 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.activity import members_included
 from analysis.health.engine_cache import materialise, memo
+from analysis.health.member_days import drop_excluded, member_days, member_days_of
 from analysis.health.periods import epoch_seconds
 
-__all__ = ["DAY_S", "newcomer_table", "newcomer_table_expr"]
+__all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
 
 DAY_S = 86_400
+
+
+def _first_messages(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
+    """Per newcomer: ``member_id``, ``is_staff``, ``channel_id``, ``first_message_id``,
+    ``first_at``, ``first_is_root``, ``first_s`` (whole seconds of ``first_at``).
+
+    The first second comes from the member-day table
+    (:func:`analysis.health.member_days.member_days`); the messages of that second are the only
+    candidates, ordered by ``(created_at, message_id)``.
+    """
+    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
+    days = days.filter(days.messages > 0)
+    firsts = days.group_by(f_member=days.member_id).aggregate(f_s=days.msg_first_s.min())
+    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = msgs.select(
+        "member_id",
+        "channel_id",
+        "message_id",
+        "created_at",
+        "reply_to_id",
+        s=epoch_seconds(msgs.created_at),
+    )
+    cand = msgs.join(firsts, [msgs.member_id == firsts.f_member, msgs.s == firsts.f_s])
+    order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
+    cand = cand.mutate(rank=ibis.row_number().over(order))
+    first = cand.filter(cand.rank == 0)
+    members = community.members.select(n_id=community.members.member_id, is_staff="is_staff")
+    first = first.join(members, first.member_id == members.n_id)
+    return first.select(
+        "member_id",
+        "is_staff",
+        "channel_id",
+        first_message_id=first.message_id,
+        first_at=first.created_at,
+        first_is_root=first.reply_to_id.isnull(),
+        first_s=first.s,
+    )
+
+
+def _in_window(off: Any, lo_s: int, hi_s: int, *, closed_right: bool) -> Any:
+    if closed_right:
+        return (off > lo_s) & (off <= hi_s)
+    return (off >= lo_s) & (off < hi_s)
 
 
 def newcomer_table_expr(
@@ -65,59 +108,57 @@ def newcomer_table_expr(
     ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
     at 0; null if never answered), ``returned`` (a message in the return window),
     ``repeat_<k>d`` for each ``k`` in ``repeat_days``. With ``materialise_first`` the
-    first-message table, which four joins read, is computed once and stored on the engine
+    first-message table, which three joins read, is computed once and stored on the engine
     (:func:`analysis.health.engine_cache.materialise`) before the expression is built.
+
+    How: the first second and the later-message flags come from the member-day table
+    (:func:`analysis.health.member_days.member_days`, one row per member and UTC day with the
+    first and last message second): the return and repeat windows are whole days long, so a
+    member-day has a message inside one iff its first or last message second is inside it (the
+    argument is in :mod:`analysis.health.member_days`); the same flags as testing every later
+    message, from far fewer rows.
     """
-    msgs = community.messages.filter(community.messages.kind != "service")
-    newcomers = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    newcomers = newcomers.select(n_id=newcomers.member_id, is_staff=newcomers.is_staff)
-    own = msgs.inner_join(newcomers, msgs.member_id == newcomers.n_id)
-    order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
-    ranked = own.mutate(rank=ibis.row_number().over(order))
-    first = ranked.filter(ranked.rank == 0).select(
-        "member_id",
-        "is_staff",
-        "channel_id",
-        first_message_id=ranked.message_id,
-        first_at=ranked.created_at,
-        first_is_root=ranked.reply_to_id.isnull(),
-    )
+    first = _first_messages(community, include_staff=include_staff, include_bots=include_bots)
     if materialise_first:
         first = materialise(community, first)
 
-    # replies by others: direct replies, and messages of the thread the first message started
-    responders = members_included(community, include_staff=True, include_bots=include_bots)
-    answers = msgs.semi_join(responders, msgs.member_id == responders.member_id).select(
-        a_id=msgs.message_id,
+    # replies by others: direct replies, and messages of the thread the first message started;
+    # bots' replies are dropped unless include_bots (staff replies always count)
+    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = drop_excluded(msgs, community, include_staff=True, include_bots=include_bots)
+    answers = msgs.select(
         a_member=msgs.member_id,
         a_at=msgs.created_at,
         a_reply_to=msgs.reply_to_id,
         a_thread=msgs.thread_id,
     )
     direct = first.inner_join(answers, first.first_message_id == answers.a_reply_to)
-    direct = direct.select("member_id", "a_member", "a_at", "a_id")
+    direct = direct.select("member_id", "a_member", "a_at")
     roots = first.filter(first.first_is_root)
     threaded = roots.inner_join(answers, roots.first_message_id == answers.a_thread)
-    threaded = threaded.select("member_id", "a_member", "a_at", "a_id")
+    threaded = threaded.select("member_id", "a_member", "a_at")
     cand = direct.union(threaded, distinct=False)
     cand = cand.filter(cand.a_member != cand.member_id)
     replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
 
-    # later messages of the newcomer (offsets in seconds from the first message)
-    later = own.select(
-        l_member=own.member_id, l_id=own.message_id, l_t=epoch_seconds(own.created_at)
-    )
-    f = first.select(
-        f_member=first.member_id, f_id=first.first_message_id, f_t=epoch_seconds(first.first_at)
-    )
-    lj = later.inner_join(f, later.l_member == f.f_member)
-    lj = lj.filter(lj.l_id != lj.f_id)
-    off = lj.l_t - lj.f_t
+    # later messages of the newcomer, from their member-days (offsets in seconds from the first)
+    days = member_days(community)
+    days = days.filter(days.messages > 0)
+    f = first.select(f_member=first.member_id, f_t=first.first_s)
+    lj = days.inner_join(f, days.member_id == f.f_member)
+    off_first, off_last = lj.msg_first_s - lj.f_t, lj.msg_last_s - lj.f_t
     lo, hi = return_window_days
-    flags = {"returned": ((off >= lo * DAY_S) & (off < hi * DAY_S)).cast("int64").max()}
+
+    def flag(lo_s: int, hi_s: int, closed_right: bool) -> Any:
+        hit = _in_window(off_first, lo_s, hi_s, closed_right=closed_right) | _in_window(
+            off_last, lo_s, hi_s, closed_right=closed_right
+        )
+        return hit.cast("int64").max()
+
+    flags = {"returned": flag(lo * DAY_S, hi * DAY_S, False)}
     for k in repeat_days:
-        flags[f"repeat_{k}d"] = ((off > 0) & (off <= k * DAY_S)).cast("int64").max()
-    again = lj.group_by(g_member=lj.l_member).aggregate(**flags)
+        flags[f"repeat_{k}d"] = flag(0, k * DAY_S, True)
+    again = lj.group_by(g_member=lj.f_member).aggregate(**flags)
 
     t = first.left_join(replied, first.member_id == replied.r_member)
     t = t.left_join(again, t.member_id == again.g_member)
@@ -138,6 +179,31 @@ def newcomer_table_expr(
     return t.select(**out)
 
 
+def _options(
+    include_staff: bool,
+    include_bots: bool,
+    repeat_days: Sequence[int],
+    return_window_days: tuple[int, int],
+) -> dict[str, Any]:
+    return {
+        "include_staff": bool(include_staff),
+        "include_bots": bool(include_bots),
+        "repeat_days": tuple(int(k) for k in repeat_days),
+        "return_window_days": tuple(int(k) for k in return_window_days),
+    }
+
+
+def _engine_table(community: Community, **kw: Any) -> Any:
+    """:func:`newcomer_table_expr` materialised on the engine, once per community and options."""
+    return memo(
+        community,
+        ("newcomers_engine", *kw.values()),
+        lambda: materialise(
+            community, newcomer_table_expr(community, materialise_first=True, **kw)
+        ),
+    )
+
+
 def newcomer_table(
     community: Community,
     *,
@@ -152,14 +218,38 @@ def newcomer_table(
     ``answered_24h``, ``exposed_return``, ``exposed_<k>d``. Computed once per community and
     options (:mod:`analysis.health.engine_cache`); every call returns its own copy.
     """
-    kw = {
-        "include_staff": bool(include_staff),
-        "include_bots": bool(include_bots),
-        "repeat_days": tuple(int(k) for k in repeat_days),
-        "return_window_days": tuple(int(k) for k in return_window_days),
-    }
+    kw = _options(include_staff, include_bots, repeat_days, return_window_days)
     key = ("newcomers", *kw.values())
     return memo(community, key, lambda: _newcomer_frame(community, **kw)).copy()
+
+
+def newcomer_flags(
+    community: Community,
+    *,
+    include_staff: bool = False,
+    include_bots: bool = False,
+    repeat_days: Sequence[int] = (7, 30),
+    return_window_days: tuple[int, int] = (7, 35),
+) -> pd.DataFrame:
+    """The numeric columns of :func:`newcomer_table` that the newcomer metrics read, unsorted.
+
+    ``first_at``, ``reply_seconds``, ``returned``, ``repeat_<k>d`` and the exposure columns
+    (``age_seconds``, ``exposed_24h``, ``answered_24h``, ``exposed_return``, ``exposed_<k>d``),
+    one row per newcomer in no particular order: the same values as :func:`newcomer_table`
+    without its identifiers (strings are most of the transfer from the engine) and its sort.
+    Computed once per community and options; every call returns its own copy.
+    """
+    kw = _options(include_staff, include_bots, repeat_days, return_window_days)
+    key = ("newcomer_flags", *kw.values())
+    return memo(community, key, lambda: _flags_frame(community, **kw)).copy()
+
+
+def _flags_frame(community: Community, **kw: Any) -> pd.DataFrame:
+    table = _engine_table(community, **kw)
+    columns = ["first_at", "reply_seconds", "returned"]
+    columns += [f"repeat_{k}d" for k in kw["repeat_days"]]
+    frame = community.execute(table.select(*columns))
+    return _add_exposure(community, frame, kw["repeat_days"], kw["return_window_days"])
 
 
 def _newcomer_frame(
@@ -170,17 +260,30 @@ def _newcomer_frame(
     repeat_days: Sequence[int],
     return_window_days: tuple[int, int],
 ) -> pd.DataFrame:
-    expr = newcomer_table_expr(
+    table = _engine_table(
         community,
         include_staff=include_staff,
         include_bots=include_bots,
         repeat_days=repeat_days,
         return_window_days=return_window_days,
-        materialise_first=True,
     )
-    frame = community.execute(expr)
-    for col in ("first_at", "first_reply_at"):
-        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
+    frame = community.execute(table)
+    frame["first_reply_at"] = pd.to_datetime(frame["first_reply_at"], utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
+    frame = _add_exposure(community, frame, repeat_days, return_window_days)
+    for col in ("first_is_root", "is_staff"):
+        frame[col] = frame[col].astype(bool)
+    return frame.sort_values(["first_at", "member_id"], kind="stable").reset_index(drop=True)
+
+
+def _add_exposure(
+    community: Community,
+    frame: pd.DataFrame,
+    repeat_days: Sequence[int],
+    return_window_days: tuple[int, int],
+) -> pd.DataFrame:
+    frame["first_at"] = pd.to_datetime(frame["first_at"], utc=True).astype("datetime64[ns, UTC]")
     end = community.last_message_at() if len(frame) else pd.Timestamp(0, tz="UTC")
     age = (end - frame["first_at"]).dt.total_seconds()
     frame["age_seconds"] = age
@@ -189,9 +292,9 @@ def _newcomer_frame(
     frame["exposed_return"] = age >= return_window_days[1] * DAY_S
     for k in repeat_days:
         frame[f"exposed_{k}d"] = age >= k * DAY_S
-    for col in ("returned", "first_is_root", "is_staff", *[f"repeat_{k}d" for k in repeat_days]):
+    for col in ("returned", *[f"repeat_{k}d" for k in repeat_days]):
         frame[col] = frame[col].astype(bool)
-    return frame.sort_values(["first_at", "member_id"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def _who(include_staff: bool, include_bots: bool) -> str:

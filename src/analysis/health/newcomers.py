@@ -26,6 +26,7 @@ from analysis.health.newcomer_table import (
     DAY_S,
     _fill_periods,
     _who,
+    newcomer_flags,
     newcomer_table,
     newcomer_table_expr,
 )
@@ -168,7 +169,7 @@ def newcomer_welcome(
     First Response* (https://chaoss.community/kb/metric-time-to-first-response/).
     """
     check_period(period)
-    t = newcomer_table(community, include_staff=include_staff, include_bots=include_bots)
+    t = newcomer_flags(community, include_staff=include_staff, include_bots=include_bots)
     t["period_start"] = period_floor(t["first_at"], period)
     frame = _fill_periods(t, data_periods(community, period), _welcome_stats)
     for col in ("newcomers", "answered", "exposed_24h", "answered_24h"):
@@ -299,14 +300,16 @@ def newcomer_return(
     ValueError
         When either group has no exposed newcomer.
     """
-    t = newcomer_table(
+    excluded = set(exclude_members)
+    # member ids (strings) come back from the engine only when some are to be left out
+    table = newcomer_table if excluded else newcomer_flags
+    t = table(
         community,
         include_staff=include_staff,
         include_bots=include_bots,
         return_window_days=window_days,
     )
-    excluded = set(exclude_members)
-    keep = ~t["member_id"].isin(excluded)
+    keep = ~t["member_id"].isin(excluded) if excluded else pd.Series(True, index=t.index)
     n_excluded = int((~keep).sum())
     t = t[keep & t["exposed_return"]]
     ans = t[t["answered_24h"]]

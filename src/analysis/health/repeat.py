@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.newcomer_table import _fill_periods, _who, newcomer_table
+from analysis.health.newcomer_table import _fill_periods, _who, newcomer_flags
 from analysis.health.period_results import format_or_na, period_lineplot, plain_value
 from analysis.health.periods import Period, check_period, data_periods, period_floor
 from analysis.results import Result
@@ -97,7 +97,7 @@ def repeat_contribution(
     """
     check_period(period)
     days = tuple(int(k) for k in days)
-    t = newcomer_table(
+    t = newcomer_flags(
         community, include_staff=include_staff, include_bots=include_bots, repeat_days=days
     )
     t["period_start"] = period_floor(t["first_at"], period)

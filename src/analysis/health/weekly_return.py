@@ -15,16 +15,13 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.active_periods import (
-    _naive_utc,
-    _who,
-    active_member_periods_expr,
-)
+from analysis.health.active_periods import _who
 from analysis.health.activity import activity
+from analysis.health.member_days import member_days_of, ordinal_starts, period_ordinal
 from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
-__all__ = ["ReturnSeries", "weekly_return"]
+__all__ = ["ReturnSeries", "retained_expr", "weekly_return"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,6 +117,29 @@ def _percent_formatter() -> Any:
     return PercentFormatter(xmax=1.0)
 
 
+def retained_expr(
+    community: Community,
+    *,
+    period: Period = "week",
+    include_staff: bool = True,
+    include_bots: bool = False,
+) -> Any:
+    """Members active in both period ``ordinal − 1`` and ``ordinal`` (ibis; ``ordinal``,
+    ``retained``), for the periods with any.
+
+    The distinct ``(member, period)`` pairs are read from the member-day table
+    (:func:`analysis.health.member_days.member_days`; a period is a union of UTC days, so they
+    are the pairs of :func:`analysis.health.active_periods.active_member_periods_expr`) and
+    joined with themselves shifted by one period.
+    """
+    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
+    pairs = days.select(member_id=days.member_id, ordinal=period_ordinal(days.day, period))
+    pairs = pairs.distinct()
+    prev = pairs.select(p_member=pairs.member_id, p_ordinal=pairs.ordinal + 1)
+    both = pairs.join(prev, [pairs.member_id == prev.p_member, pairs.ordinal == prev.p_ordinal])
+    return both.group_by("ordinal").aggregate(retained=both.count().cast("int64"))
+
+
 def weekly_return(
     community: Community,
     *,
@@ -158,14 +178,9 @@ def weekly_return(
     check_period(period)
     kw = {"include_staff": include_staff, "include_bots": include_bots}
     base = activity(community, period=period, **kw).frame
-    pairs = active_member_periods_expr(community, period=period, **kw)
-    prev = pairs.select(p_member=pairs.member_id, p_ordinal=pairs.ordinal)
-    both = pairs.join(prev, [pairs.member_id == prev.p_member, pairs.ordinal == prev.p_ordinal + 1])
-    retained = community.execute(
-        both.group_by("period_start").aggregate(retained=both.member_id.nunique())
-    )
+    retained = community.execute(retained_expr(community, period=period, **kw))
     frame = base[["period_start", "active_members", "members", "active_share", "complete"]].copy()
-    retained["period_start"] = _naive_utc(retained["period_start"])
+    retained["period_start"] = ordinal_starts(retained.pop("ordinal"), period)
     frame["retained"] = (
         frame["period_start"].map(retained.set_index("period_start")["retained"]).fillna(0)
     ).astype("int64")
