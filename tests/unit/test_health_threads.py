@@ -368,3 +368,22 @@ def test_thread_values_sort_only_when_order_could_change_a_mean():
     assert _integral(pd.DataFrame({"x": [1.0, NAN, 3.0], "y": pd.array([1, None, 2], "Int64")}))
     assert not _integral(pd.DataFrame({"x": [0.1, 0.2]}))
     assert not _integral(pd.DataFrame({"x": [2.0**52, 2.0**52]}))
+
+
+def test_skewed_replies_counted_at_every_depth():
+    # "3" is stamped before its parent "2" (not the root); "4" before the root; "5" is fine
+    c = _community(
+        MEMBERS,
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "b", "2024-01-01 10:30", "1"),
+            ("3", "a", "2024-01-01 10:20", "2"),
+            ("4", "s", "2024-01-01 09:55", "1"),
+            ("5", "b", "2024-01-01 10:40", "3"),
+        ],
+    )
+    row = thread_table(c).iloc[0]
+    assert row["n_skewed_replies"] == 2
+    assert row["max_depth"] == 3
+    # without staff, "4" is not a counted reply: one skewed reply left
+    assert thread_table(c, include_staff=False).iloc[0]["n_skewed_replies"] == 1

@@ -203,13 +203,19 @@ def thread_table_expr(
         first_responder_is_staff=tied.is_staff.argmin(tied.message_id),
     )
 
-    # replies earlier than their parent (the parent may be any message of the export); counted
-    # per thread_id over all counted replies, kept for the threads whose root is present
+    # replies earlier than their parent, counted per thread: a direct reply's parent is the
+    # root (its time is in ``tr``); only deeper replies look their parent up among all messages
+    # of the export (the parent may be any message, also an excluded one)
+    direct = tr.filter((tr.reply_to_id == tr.thread_id) & (tr.created_at < tr.root_at))
+    deeper = replies.filter(replies.reply_to_id != replies.thread_id)
     all_msgs = community.messages
     parents = all_msgs.select(p_id=all_msgs.message_id, p_at=all_msgs.created_at)
-    skew = replies.inner_join(parents, replies.reply_to_id == parents.p_id)
+    skew = deeper.inner_join(parents, deeper.reply_to_id == parents.p_id)
     skew = skew.filter(skew.created_at < skew.p_at)
-    skewed = skew.group_by(s_thread_id=skew.thread_id).aggregate(n_skewed_replies=skew.count())
+    early = direct.select(s_thread_id=direct.thread_id).union(
+        skew.select(s_thread_id=skew.thread_id), distinct=False
+    )
+    skewed = early.group_by("s_thread_id").aggregate(n_skewed_replies=early.count())
 
     t = roots.left_join(sizes, roots.message_id == sizes.thread_id)
     has = t.n_replies.notnull()
