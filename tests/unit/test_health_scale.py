@@ -173,3 +173,23 @@ def test_memtable_expressions_take_the_portable_path():
     t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["2024-01-01"], utc=True)}))
     assert not periods._on_duckdb(t.ts)
     assert "DATE_TRUNC" in ibis.to_sql(t.select(p=periods.period_start_expr(t.ts, "week")))
+
+
+def test_cache_is_bound_to_the_communitys_engine_not_ibis_default(tiny_tables):
+    """On engines without temporary tables, an expression over in-memory tables only is bound to
+    no engine, so ``cache()`` would store it on ibis's default DuckDB: it is left uncached."""
+    c = Community.from_tables(tiny_tables)
+    stored = c.messages.select("message_id")
+    assert engine_cache._bound_to(stored, c.backend)  # a DuckDB table of the community
+    loose = ibis.memtable(pd.DataFrame({"x": [1, 2]}))
+    assert not engine_cache._bound_to(loose, c.backend)
+    assert not engine_cache._bound_to(stored, ibis.duckdb.connect())  # another engine
+
+
+def test_materialise_leaves_unbound_expressions_alone_on_other_engines():
+    class OtherEngine:
+        name = "pyspark"
+
+    loose = ibis.memtable(pd.DataFrame({"x": [1, 2]}))
+    fake = type("C", (), {"backend": OtherEngine()})()
+    assert engine_cache.materialise(fake, loose) is loose

@@ -71,16 +71,27 @@ def _drop_duckdb_table(backend: Any, name: str) -> None:
         backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
+def _bound_to(expr: Any, backend: Any) -> bool:
+    """Whether ibis runs ``expr`` on ``backend`` itself (not on its default engine)."""
+    try:
+        return expr._find_backend(use_default=False) is backend
+    except Exception:  # no table of a backend in the expression (in-memory tables only)
+        return False
+
+
 def materialise(community: Community, expr: Any) -> Any:
     """``expr`` computed now and stored on the engine; the returned ibis table reads the result.
 
     DuckDB: a temporary table, dropped when the last expression built on it is garbage
     collected. Other engines: ibis ``Table.cache()`` (Spark: a cached DataFrame, unpersisted
-    when released).
+    when released) — except for an expression over in-memory tables only
+    (:meth:`Community.from_tables` on an engine without temporary tables), which ibis binds to
+    no engine, so that ``cache()`` would store it on ibis's default engine instead: such an
+    expression is returned as it is and recomputed by each query (small data by construction).
     """
     backend = community.backend
     if getattr(backend, "name", "") != "duckdb":
-        return expr.cache()
+        return expr.cache() if _bound_to(expr, backend) else expr
     name = f"_wb_cache_{uuid.uuid4().hex}"
     table = backend.create_table(name, expr, temp=True)
     weakref.finalize(table.op(), _drop_duckdb_table, backend, name)
