@@ -36,7 +36,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.engine_cache import memo
-from analysis.health.member_days import member_days_of, ordinal_starts, period_ordinal
+from analysis.health.member_days import member_periods, ordinal_starts
 from analysis.health.periods import (
     Period,
     check_period,
@@ -308,20 +308,15 @@ def activity_counts_expr(
     Columns ``ordinal`` (:func:`analysis.health.member_days.period_ordinal`), ``messages``,
     ``authors``, ``active_members``: the same numbers as :func:`activity_expr` (a period is a
     union of UTC days, so the distinct members of its member-day rows are its active members),
-    read from :func:`analysis.health.member_days.member_days` instead of every message. Used by
+    read from :func:`analysis.health.member_days.member_periods` (one row per member and period
+    with activity, derived from the member-day table) instead of every message. Used by
     :func:`activity`; checked equal to :func:`activity_expr` in the tests.
     """
     check_period(period)
-    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
-    t = days.mutate(ordinal=period_ordinal(days.day, period))
-    with_reactions = community.has("reactions")
-    if period == "day":
-        # member-day rows are already distinct per member and day
-        active = t.count()
-        authors = t.count(where=t.messages > 0) if with_reactions else active
-    else:
-        active = t.member_id.nunique()
-        authors = t.member_id.nunique(where=t.messages > 0) if with_reactions else active
+    t = member_periods(community, period, include_staff=include_staff, include_bots=include_bots)
+    # one row per member and period: counting rows counts distinct members
+    active = t.count()
+    authors = t.count(where=t.messages > 0) if community.has("reactions") else active
     agg = t.group_by("ordinal").aggregate(
         messages=t.messages.sum().cast("int64"),
         authors=authors.cast("int64"),

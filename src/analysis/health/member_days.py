@@ -39,6 +39,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import pandas as pd
 
 from analysis.data import Community
@@ -51,8 +52,10 @@ __all__ = [
     "excluded_members",
     "member_days",
     "member_days_of",
+    "member_periods",
     "ordinal_starts",
     "period_ordinal",
+    "store",
 ]
 
 DAY_SECONDS = 86_400
@@ -124,8 +127,21 @@ def member_days(community: Community) -> Any:
     return memo(community, ("member_days",), lambda: _build(community))
 
 
+def store(community: Community, expr: Any) -> Any:
+    """``expr`` stored on the community's engine (:func:`analysis.health.engine_cache.materialise`).
+
+    Except when the engine is not DuckDB and ``expr`` reads only in-memory tables (a Spark
+    community built with :meth:`Community.from_tables`): ibis's ``Table.cache()`` would run such
+    an expression on its default backend (DuckDB), not on the community's, so it is returned
+    as it is (computed again by each query that reads it; in-memory communities are small).
+    """
+    if getattr(community.backend, "name", "") != "duckdb" and not expr.op().find(ops.DatabaseTable):
+        return expr
+    return materialise(community, expr)
+
+
 def _build(community: Community) -> Any:
-    table = materialise(community, _member_days_expr(community))
+    table = store(community, _member_days_expr(community))
     if "msg_first_s" not in table.columns:
         table = table.mutate(msg_first_s=table.first_s, msg_last_s=table.last_s)
     return table
@@ -139,6 +155,33 @@ def member_days_of(community: Community, *, include_staff: bool, include_bots: b
         include_staff=include_staff,
         include_bots=include_bots,
     )
+
+
+def member_periods(
+    community: Community, period: Period, *, include_staff: bool, include_bots: bool
+) -> Any:
+    """One row per counted member and period with activity (ibis table, memoised on the engine).
+
+    Columns ``member_id``, ``ordinal`` (:func:`period_ordinal`), ``messages`` (non-service
+    messages of the member in the period). The distinct ``(member, period)`` pairs of
+    :func:`member_days_of` (a period is a union of UTC days), stored once per community,
+    period and switches: the per-period counts of activity and the period-over-period pairs of
+    weekly return read them instead of grouping the member-days again. ``period="day"`` is the
+    member-day table itself.
+    """
+    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
+    if period == "day":
+        return days.select("member_id", ordinal=days.day, messages=days.messages)
+
+    def build() -> Any:
+        t = days.mutate(ordinal=period_ordinal(days.day, period))
+        agg = t.group_by(["member_id", "ordinal"]).aggregate(messages=t.messages.sum())
+        return store(
+            community, agg.select("member_id", "ordinal", messages=agg.messages.cast("int64"))
+        )
+
+    key = ("member_periods", period, bool(include_staff), bool(include_bots))
+    return memo(community, key, build)
 
 
 def period_ordinal(day: Any, period: Period) -> Any:

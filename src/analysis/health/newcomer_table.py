@@ -41,8 +41,8 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.engine_cache import materialise, memo
-from analysis.health.member_days import drop_excluded, member_days, member_days_of
+from analysis.health.engine_cache import memo
+from analysis.health.member_days import drop_excluded, member_days, member_days_of, store
 from analysis.health.periods import epoch_seconds
 
 __all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
@@ -74,12 +74,14 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
     order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
     cand = cand.mutate(rank=ibis.row_number().over(order))
     first = cand.filter(cand.rank == 0)
-    members = community.members.select(n_id=community.members.member_id, is_staff="is_staff")
-    first = first.join(members, first.member_id == members.n_id)
+    # the staff flag from a join with the (few) staff accounts, not with every member
+    members = community.members
+    staff = members.filter(members.is_staff).select(st_id=members.member_id)
+    first = first.left_join(staff, first.member_id == staff.st_id)
     return first.select(
-        "member_id",
-        "is_staff",
-        "channel_id",
+        member_id=first.member_id,
+        is_staff=first.st_id.notnull(),
+        channel_id=first.channel_id,
         first_message_id=first.message_id,
         first_at=first.created_at,
         first_is_root=first.reply_to_id.isnull(),
@@ -120,7 +122,7 @@ def newcomer_table_expr(
     """
     first = _first_messages(community, include_staff=include_staff, include_bots=include_bots)
     if materialise_first:
-        first = materialise(community, first)
+        first = store(community, first)
 
     # replies by others: direct replies, and messages of the thread the first message started;
     # bots' replies are dropped unless include_bots (staff replies always count)
@@ -198,9 +200,7 @@ def _engine_table(community: Community, **kw: Any) -> Any:
     return memo(
         community,
         ("newcomers_engine", *kw.values()),
-        lambda: materialise(
-            community, newcomer_table_expr(community, materialise_first=True, **kw)
-        ),
+        lambda: store(community, newcomer_table_expr(community, materialise_first=True, **kw)),
     )
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from analysis.data import Community
 from analysis.health.active_periods import _who
 from analysis.health.activity import activity
-from analysis.health.member_days import member_days_of, ordinal_starts, period_ordinal
+from analysis.health.member_days import member_periods, ordinal_starts
 from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
@@ -127,14 +127,15 @@ def retained_expr(
     """Members active in both period ``ordinal − 1`` and ``ordinal`` (ibis; ``ordinal``,
     ``retained``), for the periods with any.
 
-    The distinct ``(member, period)`` pairs are read from the member-day table
-    (:func:`analysis.health.member_days.member_days`; a period is a union of UTC days, so they
-    are the pairs of :func:`analysis.health.active_periods.active_member_periods_expr`) and
-    joined with themselves shifted by one period.
+    The distinct ``(member, period)`` pairs are read from
+    :func:`analysis.health.member_days.member_periods` (derived from the member-day table; a
+    period is a union of UTC days, so they are the pairs of
+    :func:`analysis.health.active_periods.active_member_periods_expr`) and joined with
+    themselves shifted by one period.
     """
-    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
-    pairs = days.select(member_id=days.member_id, ordinal=period_ordinal(days.day, period))
-    pairs = pairs.distinct()
+    pairs = member_periods(
+        community, period, include_staff=include_staff, include_bots=include_bots
+    ).select("member_id", "ordinal")
     prev = pairs.select(p_member=pairs.member_id, p_ordinal=pairs.ordinal + 1)
     both = pairs.join(prev, [pairs.member_id == prev.p_member, pairs.ordinal == prev.p_ordinal])
     return both.group_by("ordinal").aggregate(retained=both.count().cast("int64"))
