@@ -38,7 +38,14 @@ Candidate ``j = i - k``, zero in slot 0:
     ``tgt_question`` "?" in j and s(j) != s(i); ``src_question`` "?" in i;
     ``overlap_1``, ``overlap_2``, ``overlap_3_`` shared content words (words of 3+ letters
     outside a stop list and the names; each distinct word is numbered by first appearance and
-    sets bit ``number mod 128`` of its message, so two words sharing a bit can add one).
+    sets bit ``number mod 128`` of its message, so two words sharing a bit can add one);
+    ``src_log_len``, ``src_opener``, ``src_new_speaker`` the source's ``self_log_len``,
+    ``self_opener``, ``self_new_speaker`` repeated on every candidate (the same for all of a
+    message's candidates, so only the hidden layer can use them: they let it weigh the other
+    features by what the message is, e.g. a short "thanks" answers the latest helper, a
+    newcomer's long question starts a conversation; Kummerfeld et al.'s feed-forward model
+    likewise sees both messages' properties in every pair); ``tgt_log_len`` log(1 + characters
+    of j); ``tgt_opener`` j contains a greeting / request word (as ``self_opener``).
 """
 
 from __future__ import annotations
@@ -103,6 +110,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "overlap_1",
     "overlap_2",
     "overlap_3_",
+    "src_log_len",
+    "src_opener",
+    "src_new_speaker",
+    "tgt_log_len",
+    "tgt_opener",
 )
 
 
@@ -379,6 +391,13 @@ def candidate_features(
         "overlap_1": overlap == 1,
         "overlap_2": overlap == 2,
         "overlap_3_": overlap >= 3,
+        # the source's own facts, repeated on every candidate so that the hidden layer can
+        # weigh candidates by them (constant across candidates: the linear part ignores them)
+        "src_log_len": rec.log_len[i][:, None],
+        "src_opener": rec.opener[i][:, None],
+        "src_new_speaker": (own_gap > horizon_minutes)[:, None],
+        "tgt_log_len": rec.log_len[jc],
+        "tgt_opener": rec.opener[jc],
     }
     return self_feats, pair, valid
 

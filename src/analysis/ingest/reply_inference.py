@@ -8,27 +8,28 @@ it most likely answers, or marks it as the start of a new conversation, with a s
 Model
     A softmax over candidates in which every message picks itself (new conversation) or one of
     the ``K`` previous messages of its channel within a time horizon; each candidate's score is
-    the mean score of a seed ensemble of small scorers, each a linear function of the
-    candidate's features plus one small hidden layer of tanh units (``kind = "mlp_ensemble"``,
-    stored as one stacked hidden layer; a single such scorer, ``kind = "mlp"``, and a plain
+    a linear function of its features plus one small hidden layer of tanh units (``kind =
+    "mlp"``, shipped; a seed ensemble of such scorers, ``kind = "mlp_ensemble"``, and a plain
     conditional logit, ``kind = "conditional_logit"``, are also supported).
     Candidate features: distance in messages and minutes, whether the message starts by
     addressing the candidate's author (``nick: ...``) and whether the candidate is that
     author's latest message, whether the candidate addressed or mentioned this author, same
     author, speaker turns (latest message by someone else; whom each author last addressed),
-    questions, shared content words; the self candidate has its own features (gap since the
-    previous message, whether the author is new, whether the message addresses anyone, asks,
-    greets). Definitions in :mod:`analysis.ingest._reply_features`, the model in
-    :mod:`analysis.ingest._reply_model`. It follows the link-scoring models (linear and
-    feed-forward, averaged over an ensemble) of Kummerfeld et al. (2019), "A Large-Scale Corpus
-    for Conversation Disentanglement", ACL.
+    questions, shared content words, the candidate's length and greeting words, and -- on
+    every candidate, for the hidden layer to combine with the rest -- the message's own
+    length, greeting words and whether its author is new; the self candidate has its own
+    features (gap since the previous message, whether the author is new, whether the message
+    addresses anyone, asks, greets). Definitions in :mod:`analysis.ingest._reply_features`,
+    the model in :mod:`analysis.ingest._reply_model`. It follows the link-scoring models
+    (linear and feed-forward) of Kummerfeld et al. (2019), "A Large-Scale Corpus for
+    Conversation Disentanglement", ACL.
 Parameters
     Fitted by ``scripts/train_reply_model.py`` on the hand-annotated Ubuntu IRC training logs of
     that corpus (``shared/data/irc-disentanglement-train``; CC BY 4.0), tuned (L2 penalty,
-    ``K``, horizon, new-conversation threshold, early stopping of the ensemble's L-BFGS fits)
-    on its development logs, shipped as
-    ``analysis/ingest/reply_model.json`` with the development precision / recall / F1 of links
-    in its ``metadata`` (:func:`score_links`, scored as in ``shared/data/README.md``).
+    ``K``, horizon, new-conversation threshold, early stopping of the L-BFGS fit) on its
+    development logs, shipped as ``analysis/ingest/reply_model.json`` with the development
+    precision / recall / F1 of links in its ``metadata`` (:func:`score_links`, scored as in
+    ``shared/data/README.md``).
 
 Inferred links are marked ``reply_source = "inferred"``; metrics that use reply links can then
 say whether they include inferred replies (filter on ``reply_source``).
