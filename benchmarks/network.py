@@ -210,20 +210,40 @@ def nx_capped(name: str, cap: float) -> float | None:
     return queue.get() if not queue.empty() else None
 
 
-def run_fast(community: Community, k: int, seed: int, seeds: int) -> dict[str, float]:
-    """The fast path's stages on ``community``; prints and returns seconds per stage."""
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_fast(community: Community, k: Any, seed: int, seeds: int) -> dict[str, float]:
+    """The fast path's stages on ``community`` (the study's full metric set, each stage as the
+    study runs it); prints and returns wall seconds per stage, with CPU seconds."""
+    from analysis.network.ambassadors import ambassador_candidates
+    from analysis.network.dependency import staff_dependency
+    from analysis.network.fast_evolution import fast_network_evolution
+    from analysis.network.integration import newcomer_integration
+    from analysis.network.roles import member_roles
+
     times: dict[str, float] = {}
-    wall = time.perf_counter()
+    wall, cpu0 = time.perf_counter(), cpu_seconds()
 
     def stage(name: str, fn: Callable[[], Any]) -> Any:
+        c = cpu_seconds()
         t, value = timed(fn)
         times[name] = t
-        print(f"{name:40s} {t:10.2f} s   peak RSS {peak_rss_gb():5.2f} GB", flush=True)
+        print(
+            f"{name:44s} {t:8.2f} s wall {cpu_seconds() - c:8.2f} s CPU   "
+            f"peak RSS {peak_rss_gb():5.2f} GB",
+            flush=True,
+        )
         return value
 
     fg = stage("reply graph (engine → igraph)", lambda: F.fast_reply_graph(community))
     print(f"graph: {fg.n_nodes:,} nodes, {fg.n_edges:,} directed edges", flush=True)
     stage("igraph object", lambda: fg.igraph)
+    processes = F.PROCESSES if fg.n_edges >= F.PARALLEL_MIN_EDGES else 1
     stage("overview (PageRank, PRPACK)", lambda: F.fast_overview(fg))
     stage("structure (incl. triangles)", lambda: F.fast_structure(fg))
     stage("k-cores + innermost core", lambda: F.fast_innermost_core(fg))
@@ -232,36 +252,75 @@ def run_fast(community: Community, k: int, seed: int, seeds: int) -> dict[str, f
         f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)",
         lambda: F.fast_leiden(fg, seed=seed, n_iterations=F.LEIDEN_ITERATIONS),
     )
+    stab = stage(
+        f"Leiden stability ({seeds} seeds, {processes} proc.)",
+        lambda: F.fast_community_stability(
+            fg,
+            seeds=range(seeds),
+            n_iterations=F.LEIDEN_ITERATIONS,
+            known={seed: parts},
+            processes=processes,
+        ),
+    )
+    print(f"  stability: ARI mean {stab.ari_mean:.3f}, modularity {stab.modularity}")
     nb = fg.without_bots()
     und = nb.undirected()
+    _FAST["bet_stage"] = f"betweenness (k={k}, {processes} proc.)"
     _FAST["betweenness"] = stage(
-        f"betweenness (sampled, k={k}, 2 processes)",
-        lambda: F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed, processes=2),
+        _FAST["bet_stage"],
+        lambda: F.fast_betweenness(und, exact_max_nodes=0, k=k, seed=seed, processes=processes),
     )
+    print(f"  betweenness: {_FAST['betweenness'].method}", flush=True)
     tri = stage("triangles (for constraint)", lambda: F.triangles(und))
     stage("Burt's constraint", lambda: F.fast_constraint(und, tri))
     labels = np.asarray([parts.partition[v] for v in und.names.tolist()], dtype=np.int64)
     stage("participation (Guimerà–Amaral)", lambda: F.fast_participation(und, labels))
     stage("bridges + cluster bridges", lambda: F.fast_cluster_bridges(und, labels))
-    stage("staff dependency (graph part)", lambda: F.fast_graph_dependency(fg))
-    total = time.perf_counter() - wall
-    print(f"{'TOTAL fast path (wall)':40s} {total:10.2f} s   peak RSS {peak_rss_gb():5.2f} GB")
+    dep = stage("staff dependency (graph part)", lambda: F.fast_graph_dependency(fg))
+    stage("staff dependency (engine part)", lambda: staff_dependency(community, graph_part=dep))
+    roles = stage("roles (engine + pandas)", lambda: member_roles(community))
+    stage("newcomer integration", lambda: newcomer_integration(community))
+    stage("monthly evolution (fast)", lambda: fast_network_evolution(community))
+    # the ranking the ambassadors need repeats the broker stages above: not counted again
+    untimed_wall, untimed_cpu = time.perf_counter(), cpu_seconds()
+    ranking = F.fast_broker_ranking(fg, k=k, communities=parts, processes=processes)
+    _UNTIMED["wall"] = time.perf_counter() - untimed_wall
+    _UNTIMED["cpu"] = cpu_seconds() - untimed_cpu
+    stage(
+        "ambassador candidates",
+        lambda: ambassador_candidates(community, ranking.members, top_n=10),
+    )
+    del roles
+    total = time.perf_counter() - wall - _UNTIMED["wall"]
+    print(
+        f"{'TOTAL fast path (stages above)':44s} {total:8.2f} s wall "
+        f"{cpu_seconds() - cpu0 - _UNTIMED.get('cpu', 0.0):8.2f} s CPU   "
+        f"peak RSS {peak_rss_gb():5.2f} GB"
+    )
     times["TOTAL"] = total
-    if seeds:
-        t, stab = timed(
-            lambda: F.fast_community_stability(
-                fg, seeds=range(seeds), n_iterations=F.LEIDEN_ITERATIONS
-            )
-        )
-        print(
-            f"{f'(extra) Leiden stability, {seeds} seeds':40s} {t:10.2f} s   "
-            f"peak RSS {peak_rss_gb():5.2f} GB; ARI mean {stab.ari_mean:.3f}"
-        )
     bet = _FAST["betweenness"]
     top = bet.values.sort_values(ascending=False).head(3)
     print("top betweenness:", ", ".join(f"{m} {v:.3f}" for m, v in top.items()))
     _FAST.update(fg=fg, parts=parts, times=times)
     return times
+
+
+_UNTIMED: dict[str, float] = {}
+
+
+def run_study(community: Community) -> None:
+    """``network_study(community, engine="igraph")`` end to end: wall, CPU, peak RSS."""
+    from analysis.network.study import network_study
+
+    c = cpu_seconds()
+    t, study = timed(lambda: network_study(community, engine="igraph"))
+    print(
+        f"{'network_study(engine=igraph), end to end':44s} {t:8.2f} s wall "
+        f"{cpu_seconds() - c:8.2f} s CPU   peak RSS {peak_rss_gb():5.2f} GB"
+    )
+    print(f"  brokers: {study.brokers.betweenness_method}")
+    for line in study.findings():
+        print("  -", line)
 
 
 def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict) -> None:
@@ -283,8 +342,8 @@ def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict
             f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)": lambda: leiden_communities(
                 graph, seed=seed
             ),
-            f"betweenness (sampled, k={k}, 2 processes)": lambda: B.betweenness(
-                und, exact_max_nodes=0, k=k, seed=seed, engine="networkx"
+            _FAST["bet_stage"]: lambda: B.betweenness(
+                und, exact_max_nodes=0, k=_FAST["betweenness"].k, seed=seed, engine="networkx"
             ),
             "Burt's constraint": lambda: B.burt_constraint(directed, engine="networkx"),
             "participation (Guimerà–Amaral)": lambda: B.participation_coefficients(und, member),
@@ -364,7 +423,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--million", action="store_true", help="also 1,000,000 members")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--k", type=int, default=500, help="betweenness pivots")
+    parser.add_argument("--k", default="auto", help="betweenness pivots (int or 'auto')")
+    parser.add_argument("--study", action="store_true", help="also network_study end to end")
     parser.add_argument("--cap", type=float, default=300.0, help="networkx time cap (s)")
     parser.add_argument("--processed", type=Path, nargs="*", default=[])
     parser.add_argument("--direct", type=int, help="members, tables drawn directly")
@@ -390,7 +450,11 @@ def main() -> None:
             print(f"peak RSS before the study: {peak_rss_gb():.2f} GB")
             community = Community.load(Path(tmp))
             print("\n== fast path (igraph + numpy) ==", flush=True)
-            times = run_fast(community, args.k, args.seed, args.seeds)
+            k = args.k if args.k == "auto" else int(args.k)
+            times = run_fast(community, k, args.seed, args.seeds)
+            if args.study:
+                print("\n== the study end to end ==", flush=True)
+                run_study(community)
             fg = _FAST["fg"]
             if not args.no_networkx and fg.n_nodes <= args.nx_max_nodes:
                 print(f"\n== networkx path (each stage capped at {args.cap:.0f} s) ==")

@@ -138,6 +138,10 @@ class BetweennessEstimate:
         Seed of the pivot draw.
     engine : str
         ``igraph`` or ``networkx`` (equal within 1e-9 on the same graph and pivots).
+    stderr : pandas.Series or None
+        Node → standard error of the sampled value, when the path that computed it measured one
+        (the batch-means error of :func:`analysis.network.fast_betweenness.fast_betweenness`);
+        ``None`` for exact values and on the networkx path.
     """
 
     values: pd.Series
@@ -145,10 +149,27 @@ class BetweennessEstimate:
     k: int | None
     seed: int
     engine: str
+    stderr: pd.Series | None = None
+
+    def top_relative_error(self, top: int = 20) -> float:
+        """Median of ``stderr / value`` over the ``top`` highest positive estimates (NaN when no
+        standard error was measured)."""
+        if self.stderr is None:
+            return float("nan")
+        head = self.values[self.values > 0].sort_values(ascending=False).head(top)
+        if head.empty:
+            return float("nan")
+        return float((self.stderr.reindex(head.index) / head).median())
 
     @property
     def method(self) -> str:
-        return "exact" if self.exact else f"sampled from {self.k} pivot sources (seed {self.seed})"
+        if self.exact:
+            return "exact"
+        text = f"sampled from {self.k} pivot sources (seed {self.seed})"
+        error = self.top_relative_error()
+        if error == error:  # not NaN
+            text += f", standard error ±{error:.0%} of the top-20 values"
+        return text
 
 
 def betweenness(

@@ -140,6 +140,37 @@ class NetworkEvolution(Result):
         return {"months": rows, "cores": {k: list(v) for k, v in self.cores.items()}}
 
 
+def calendar_months(community: Community) -> pd.DatetimeIndex:
+    """First instants (UTC) of every calendar month from the first to the last message's."""
+    msgs = community.messages
+    span = community.execute(msgs.aggregate(lo=msgs.created_at.min(), hi=msgs.created_at.max()))
+    if span["lo"].isna().all():
+        return pd.DatetimeIndex([], tz="UTC")
+    lo, hi = _utc(span["lo"]).iloc[0], _utc(span["hi"]).iloc[0]
+    return pd.date_range(
+        lo.tz_localize(None).to_period("M").to_timestamp(),
+        hi.tz_localize(None).to_period("M").to_timestamp(),
+        freq="MS",
+        tz="UTC",
+    )
+
+
+#: Columns of :attr:`NetworkEvolution.months`, in order.
+MONTH_COLUMNS = [
+    "month",
+    "n_nodes",
+    "n_edges",
+    "n_replies",
+    "density",
+    "reciprocity",
+    "giant_share",
+    "staff_dependency",
+    "core_size",
+    "core_jaccard",
+    "core_turnover",
+]
+
+
 def _jaccard(a: set[Any], b: set[Any]) -> float:
     union = a | b
     return len(a & b) / len(union) if union else float("nan")
@@ -160,18 +191,7 @@ def network_evolution(community: Community, *, include_inferred: bool = False) -
     flags = community.execute(community.members.select("member_id", "is_staff", "is_bot"))
     staff = dict(zip(flags["member_id"], flags["is_staff"].astype(bool), strict=True))
     bots = dict(zip(flags["member_id"], flags["is_bot"].astype(bool), strict=True))
-    msgs = community.messages
-    span = community.execute(msgs.aggregate(lo=msgs.created_at.min(), hi=msgs.created_at.max()))
-    if span["lo"].isna().all():
-        months = pd.DatetimeIndex([], tz="UTC")
-    else:
-        lo, hi = _utc(span["lo"]).iloc[0], _utc(span["hi"]).iloc[0]
-        months = pd.date_range(
-            lo.tz_localize(None).to_period("M").to_timestamp(),
-            hi.tz_localize(None).to_period("M").to_timestamp(),
-            freq="MS",
-            tz="UTC",
-        )
+    months = calendar_months(community)
     edges["month"] = _utc(edges["month"]) if len(edges) else pd.Series([], dtype="M8[ns, UTC]")
     by_month = {m: g for m, g in edges.groupby("month")}
     rows, cores, previous = [], {}, None
@@ -208,18 +228,5 @@ def network_evolution(community: Community, *, include_inferred: bool = False) -
         )
         cores[month.date().isoformat()] = sorted(core)
         previous = core
-    columns = [
-        "month",
-        "n_nodes",
-        "n_edges",
-        "n_replies",
-        "density",
-        "reciprocity",
-        "giant_share",
-        "staff_dependency",
-        "core_size",
-        "core_jaccard",
-        "core_turnover",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=MONTH_COLUMNS)
     return NetworkEvolution(months=frame, cores=cores)

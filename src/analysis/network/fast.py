@@ -8,8 +8,11 @@ computed:
 
 fast_graph     :class:`~analysis.network.fast_graph.FastGraph`: sorted numpy edge arrays and
                an igraph graph, built from the engine's edge list in one call
-fast_metrics   structure, k-cores, core members, Leiden communities and their stability
-fast_brokers   betweenness (same pivots), Burt's constraint, participation, bridges, broker
+fast_metrics   structure, k-cores, core members, Leiden communities
+fast_betweenness  betweenness from the same pivots as networkx, with its standard error
+fast_stability Leiden across seeds (forked), sparse adjusted Rand index
+fast_evolution the monthly network (``network_evolution``)
+fast_brokers   Burt's constraint, participation, bridges, broker
                ranking, the graph part of staff dependency
 fast (here)    the engine choice (:func:`choose_engine`) and the overview with PageRank
 
@@ -27,6 +30,7 @@ edges, networkx otherwise; ``engine="igraph"`` or ``"networkx"`` forces one.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -50,7 +54,6 @@ from analysis.network.fast_graph import (
 )
 from analysis.network.fast_metrics import (
     components,
-    fast_community_stability,
     fast_core_members,
     fast_innermost_core,
     fast_k_core_numbers,
@@ -59,12 +62,15 @@ from analysis.network.fast_metrics import (
     fast_structure,
     triangles,
 )
+from analysis.network.fast_stability import fast_community_stability
 from analysis.network.reply import NetworkOverview
 
 __all__ = [
     "AUTO_MAX_EDGES",
     "LEIDEN_ITERATIONS",
     "AUTO_MAX_NODES",
+    "PARALLEL_MIN_EDGES",
+    "PROCESSES",
     "FastGraph",
     "GraphEngine",
     "choose_engine",
@@ -161,29 +167,56 @@ def fast_overview(graph: FastGraph, *, top_n: int = 10) -> NetworkOverview:
     )
 
 
+#: Graphs with at least this many edges spread Leiden seeds and betweenness pivots over
+#: :data:`PROCESSES` forked processes (below, forking costs more than it saves).
+PARALLEL_MIN_EDGES = 200_000
+#: Processes for large graphs (the target machine has 2 cores).
+PROCESSES = min(2, os.cpu_count() or 1)
+
+
 def fast_network_metrics(
     graph: FastGraph,
     *,
     top_n: int = 10,
     seeds: Any = range(4),
-    k: int = 500,
+    k: int | str = "auto",
     n_iterations: int = LEIDEN_ITERATIONS,
+    processes: int | None = None,
 ) -> dict[str, Any]:
     """Every graph metric of the study on one :class:`FastGraph` (no engine queries).
 
     Keys: ``overview``, ``structure``, ``core``, ``communities``, ``stability``, ``brokers``,
     ``dependency`` (the graph part dict of :func:`fast_graph_dependency`). Leiden runs
-    ``n_iterations`` iterations (:data:`LEIDEN_ITERATIONS`; ``-1`` = until nothing changes).
+    ``n_iterations`` iterations (:data:`LEIDEN_ITERATIONS`; ``-1`` = until nothing changes);
+    its seed-0 run is made once and reused by the stability check and, when there are no bots
+    (the same undirected graph), by the brokers. ``k``: betweenness pivots (``"auto"``:
+    :func:`analysis.network.fast_betweenness.auto_pivots`). ``processes``: forked processes for
+    the stability seeds and the pivots (default :data:`PROCESSES` from
+    :data:`PARALLEL_MIN_EDGES` edges on, else 1).
     """
+    if processes is None:
+        processes = PROCESSES if graph.n_edges >= PARALLEL_MIN_EDGES else 1
     communities = fast_leiden(graph, seed=0, n_iterations=n_iterations)
-    und = graph.without_bots().undirected()
-    broker_parts = fast_leiden(und, seed=0, n_iterations=n_iterations)
+    nb = graph.without_bots()
+    if nb is graph:
+        broker_parts = communities
+    else:
+        broker_parts = fast_leiden(nb.undirected(), seed=0, n_iterations=n_iterations)
+    stability = fast_community_stability(
+        graph,
+        seeds=seeds,
+        n_iterations=n_iterations,
+        known={0: communities},
+        processes=processes,
+    )
     return {
         "overview": fast_overview(graph, top_n=top_n),
         "structure": fast_structure(graph),
         "core": fast_core_members(graph),
         "communities": communities,
-        "stability": fast_community_stability(graph, seeds=seeds, n_iterations=n_iterations),
-        "brokers": fast_broker_ranking(graph, top_n=top_n, k=k, communities=broker_parts),
+        "stability": stability,
+        "brokers": fast_broker_ranking(
+            graph, top_n=top_n, k=k, communities=broker_parts, processes=processes
+        ),
         "dependency": fast_graph_dependency(graph),
     }

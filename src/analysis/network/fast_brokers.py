@@ -20,13 +20,13 @@ terms). Isolated nodes get NaN.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.network.brokers import BetweennessEstimate, BrokerRanking, _reasons
+from analysis.network.brokers import BrokerRanking, _reasons
+from analysis.network.fast_betweenness import fast_betweenness
 from analysis.network.fast_graph import FastGraph
 from analysis.network.fast_metrics import components, fast_leiden, triangles
 
@@ -39,72 +39,6 @@ __all__ = [
     "fast_graph_dependency",
     "fast_participation",
 ]
-
-
-_FORKED: dict[str, Any] = {}
-
-
-def _pivot_chunk(sources: list[int]) -> np.ndarray:
-    g, directed = _FORKED["graph"], _FORKED["directed"]
-    return np.asarray(g.betweenness(directed=directed, sources=sources), dtype=float)
-
-
-def _subset_betweenness(g: Any, directed: bool, pivots: list[int], processes: int) -> np.ndarray:
-    """igraph subset betweenness from ``pivots``; split over forked processes when asked (the
-    sum over sources is additive, so the result is the same up to float addition order)."""
-    if processes <= 1 or len(pivots) < 2 * processes:
-        return np.asarray(g.betweenness(directed=directed, sources=pivots), dtype=float)
-    import multiprocessing as mp
-
-    _FORKED.update(graph=g, directed=directed)
-    chunks = [pivots[i::processes] for i in range(processes)]
-    try:
-        with mp.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_pivot_chunk, chunks)
-    finally:
-        _FORKED.clear()
-    return np.sum(parts, axis=0)
-
-
-def fast_betweenness(
-    und: FastGraph,
-    *,
-    exact_max_nodes: int = 5000,
-    k: int = 500,
-    seed: int = 0,
-    processes: int = 1,
-) -> BetweennessEstimate:
-    """:func:`analysis.network.brokers.betweenness` (igraph engine) on an undirected
-    :class:`FastGraph`: exact up to ``exact_max_nodes``, else ``k`` pivots drawn as
-    ``random.Random(seed).sample(sorted nodes, k)`` and rescaled as networkx 3.6 does.
-
-    ``processes`` > 1 splits the pivots over that many forked processes (POSIX only); the
-    estimate is the same (sums over sources, equal within 1e-12, tested)."""
-    nodes = und.names.tolist()
-    n = len(nodes)
-    directed = und.directed
-    exact = n <= exact_max_nodes or k >= n
-    if n < 3:
-        values = np.zeros(n)
-    else:
-        factor = 1.0 if directed else 2.0
-        g = und.igraph
-        if exact:
-            raw = np.asarray(g.betweenness(directed=directed), dtype=float)
-            values = raw * factor / ((n - 1) * (n - 2))
-        else:
-            pivots = random.Random(seed).sample(range(n), k)
-            raw = _subset_betweenness(g, directed, pivots, processes)
-            is_pivot = np.zeros(n, dtype=bool)
-            is_pivot[pivots] = True
-            scale = np.where(
-                is_pivot,
-                factor / ((k - 1) * (n - 2)) if k > 1 else np.nan,
-                factor / (k * (n - 2)),
-            )
-            values = raw * scale
-    series = pd.Series(values, index=und.names, dtype=float)
-    return BetweennessEstimate(series, exact, None if exact else k, seed, "igraph")
 
 
 def fast_constraint(und: FastGraph, tri: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -198,7 +132,7 @@ def fast_broker_ranking(
     *,
     top_n: int = 10,
     exact_max_nodes: int = 5000,
-    k: int = 500,
+    k: int | str = 500,
     seed: int = 0,
     communities: Any = None,
     processes: int = 1,
@@ -207,7 +141,8 @@ def fast_broker_ranking(
 
     ``communities``: a :class:`~analysis.network.communities.Communities` of the same graph
     (bots excluded) to reuse; by default Leiden with ``seed`` (see the module docstring).
-    ``processes``: forked processes for the betweenness pivots (:func:`fast_betweenness`).
+    ``k``: betweenness pivots, or ``"auto"`` to size them by the number of edges;
+    ``processes``: forked processes for the pivots (both :func:`fast_betweenness`).
     """
     directed = graph.without_bots()
     und = directed.undirected()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -29,15 +28,12 @@ import pandas as pd
 
 from analysis.network.communities import (
     Communities,
-    CommunityStability,
-    adjusted_rand_index,
 )
 from analysis.network.core import CoreMembers, InnermostCore
 from analysis.network.fast_graph import FastGraph
 from analysis.network.structure import GraphStructure
 
 __all__ = [
-    "fast_community_stability",
     "fast_core_members",
     "fast_innermost_core",
     "fast_k_core_numbers",
@@ -271,21 +267,24 @@ def fast_core_members(
     if not include_bots:
         drop |= full.is_bot
     und = full.subgraph(~drop)
-    kept_edges = np.flatnonzero(~drop[full.src] & ~drop[full.dst])  # same order as und's
     strength = und.strength()
     weights = np.unique(und.weight)
     chosen = np.zeros(0, dtype=np.int64)
     previous = np.zeros(0, dtype=np.int64)
     threshold, k, rule = 0.0, 0, "innermost"
-    for w in weights:
-        mask = und.weight >= w
-        a, b = und.src[mask], und.dst[mask]
-        nodes = np.unique(np.concatenate([a, b]))
-        # the backbone cut out of the full graph's igraph object in C (vertex order kept)
-        backbone = full.igraph.subgraph_edges(kept_edges[mask].tolist(), delete_vertices=True)
-        core = np.asarray(backbone.coreness(), dtype=np.int64)
+    import igraph as ig
+
+    # heaviest edges first, so each backbone is a prefix of one edge order
+    by_weight = np.argsort(-und.weight, kind="stable")
+    heavy_src, heavy_dst = und.src[by_weight].tolist(), und.dst[by_weight].tolist()
+    n_at_least = len(und.weight) - np.searchsorted(und.weight[by_weight][::-1], weights)
+    for w, m_w in zip(weights, n_at_least, strict=True):
+        # the backbone on all of und's vertices (those without a heavy edge have core number 0,
+        # never the maximum): built from the first m_w heaviest edges, O(n + m_w)
+        edges = list(zip(heavy_src[:m_w], heavy_dst[:m_w], strict=True))
+        core = np.asarray(ig.Graph(n=und.n_nodes, edges=edges).coreness(), dtype=np.int64)
         k_w = int(core.max())
-        inner = nodes[core == k_w]
+        inner = np.flatnonzero(core == k_w)
         if len(inner) <= hi:
             chosen, threshold, k = inner, float(w), k_w
             break
@@ -456,41 +455,4 @@ def fast_leiden(
         seed=int(seed),
         method="leiden",
         sizes=tuple(int(s) for s in sizes),
-    )
-
-
-def fast_community_stability(
-    graph: FastGraph,
-    seeds: Iterable[int] = range(10),
-    *,
-    resolution: float = 1.0,
-    weight: str | None = "weight",
-    implementation: str = "igraph",
-    n_iterations: int = -1,
-) -> CommunityStability:
-    """:func:`analysis.network.communities.community_stability` on a :class:`FastGraph`
-    (Leiden by :func:`fast_leiden` with ``implementation``)."""
-    seeds = tuple(int(s) for s in seeds)
-    runs = [
-        fast_leiden(
-            graph,
-            seed=s,
-            resolution=resolution,
-            weight=weight,
-            implementation=implementation,
-            n_iterations=n_iterations,
-        )
-        for s in seeds
-    ]
-    names = graph.names.tolist()
-    labels = [np.asarray([r.partition[v] for v in names]) for r in runs]
-    aris = [adjusted_rand_index(a, b) for a, b in itertools.combinations(labels, 2)]
-    mods = tuple(r.modularity for r in runs)
-    best = seeds[int(np.argmax(mods))] if seeds else 0
-    return CommunityStability(
-        seeds=seeds,
-        modularity=mods,
-        ari_mean=float(np.mean(aris)) if aris else float("nan"),
-        ari_min=float(np.min(aris)) if aris else float("nan"),
-        best_seed=best,
     )

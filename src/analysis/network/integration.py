@@ -175,33 +175,43 @@ class NewcomerIntegration(Result):
 
 
 class _IgraphSnapshots:
-    """One igraph graph grown edge by edge through the sorted contact list."""
+    """One igraph graph grown edge by edge through the sorted contact list.
+
+    Vertex ``n`` is a virtual hub, isolated except while distances are measured: joined to
+    every core member, one breadth-first search from it gives each target's distance to the
+    nearest core member plus one (a multi-source search in O(n + m), where a core × targets
+    distance matrix would need |core| × |targets| numbers).
+    """
 
     def __init__(self, n: int, edges: np.ndarray) -> None:
         import igraph as ig
 
-        self.graph = ig.Graph(n=n, directed=False)
+        self.n = n
+        self.graph = ig.Graph(n=n + 1, directed=False)
         self.edges = edges
         self.done = 0
 
     def __call__(
         self, upto: int, member_mask: np.ndarray, targets: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        if upto > self.done:
-            self.graph.add_edges(self.edges[self.done : upto].tolist())
-            self.done = upto
         g = self.graph
-        core = np.asarray(g.coreness(), dtype=int)
+        if upto > self.done:
+            chunk = self.edges[self.done : upto]
+            g.add_edges(list(zip(chunk[:, 0].tolist(), chunk[:, 1].tolist(), strict=True)))
+            self.done = upto
+        core = np.asarray(g.coreness(), dtype=int)[: self.n]
         eligible = core[member_mask]
         top = int(eligible.max()) if eligible.size else 0
         if top == 0:
             return core[targets], np.full(targets.size, np.inf)
         sources = np.flatnonzero(member_mask & (core == top)).tolist()
-        if len(sources) <= targets.size:  # breadth-first searches from the smaller side
-            dist = np.asarray(g.distances(source=sources, target=targets.tolist()), dtype=float)
-            return core[targets], dist.min(axis=0)
-        dist = np.asarray(g.distances(source=targets.tolist(), target=sources), dtype=float)
-        return core[targets], dist.min(axis=1)
+        first = g.ecount()
+        g.add_edges([(self.n, s) for s in sources])
+        try:
+            dist = np.asarray(g.distances(source=[self.n], target=targets.tolist())[0], float)
+        finally:
+            g.delete_edges(range(first, g.ecount()))
+        return core[targets], dist - 1
 
 
 class _NetworkxSnapshots:

@@ -24,6 +24,7 @@ from analysis.network.core import core_members
 from analysis.network.dependency import staff_dependency
 from analysis.network.evolution import network_evolution
 from analysis.network.fast import GraphEngine, choose_engine, fast_network_metrics
+from analysis.network.fast_evolution import fast_network_evolution
 from analysis.network.fast_graph import FastGraph, fast_reply_graph
 from analysis.network.integration import newcomer_integration
 from analysis.network.reply import network_overview, reply_graph
@@ -225,7 +226,10 @@ def network_study(
         solved exactly by PRPACK where networkx stops at its 1e-6 tolerance; Leiden is igraph's
         C implementation with ``fast.LEIDEN_ITERATIONS`` = 2 iterations instead of leidenalg
         iterated to convergence; the broker communities are that Leiden instead of networkx's
-        Louvain placeholder); ``"auto"`` — igraph when
+        Louvain placeholder; betweenness pivots sized by the number of edges,
+        :func:`analysis.network.fast_betweenness.auto_pivots`, with the measured standard error
+        stated in the method; the monthly evolution by
+        :func:`analysis.network.fast_evolution.fast_network_evolution`); ``"auto"`` — igraph when
         the reply graph has more than ``fast.AUTO_MAX_NODES`` nodes or ``fast.AUTO_MAX_EDGES``
         edges (:func:`analysis.network.fast.choose_engine`). Roles, newcomer integration,
         evolution and ambassadors are engine queries plus their own code on either path.
@@ -248,7 +252,7 @@ def network_study(
             roles=member_roles(community, top_n=top_n),
             dependency=staff_dependency(community, graph_part=metrics["dependency"]),
             integration=newcomer_integration(community),
-            evolution=network_evolution(community),
+            evolution=fast_network_evolution(community),
             graph=fg,
             ambassadors=ambassador_candidates(community, broker_ranking.members, top_n=top_n),
             engine="igraph",

@@ -1,0 +1,145 @@
+"""The monthly reply network (:func:`analysis.network.evolution.network_evolution`) in numpy and
+igraph, for communities where a networkx graph per month is too slow.
+
+Same definitions, same :class:`~analysis.network.evolution.NetworkEvolution` result (read the
+docstring of :mod:`analysis.network.evolution` for what each column means); what changes is how
+they are computed:
+
+* the engine returns the month's edges as integer member numbers (one
+  :func:`~analysis.network.fast_graph._indexed_exprs` query, the ids sorted as the networkx path
+  sorts them), not two id strings per edge;
+* each month is a :class:`~analysis.network.fast_graph.FastGraph`: weak components and the
+  staff-removal components by igraph (:func:`~analysis.network.fast_brokers.fast_graph_dependency`),
+  the innermost non-staff core by igraph ``coreness`` (Batagelj & Zaveršnik 2003, equal to
+  networkx ``core_number``), reciprocity as ``2 (m − m_u) / m`` with ``m_u`` the distinct
+  unordered pairs (networkx ``overall_reciprocity``; the month graphs have no self-loops).
+
+At 100k members / 1M messages the networkx version took 81 s (47 CPU s) on a loaded 2-core
+machine; this one takes a few seconds. Tested equal to :func:`network_evolution` month by month
+(``tests/unit/test_network_fast_evolution.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import Community
+from analysis.network.evolution import (
+    MONTH_COLUMNS,
+    NetworkEvolution,
+    _jaccard,
+    _utc,
+    calendar_months,
+    monthly_reply_edges_expr,
+)
+from analysis.network.fast_brokers import fast_graph_dependency
+from analysis.network.fast_graph import FastGraph, _from_indices, _indexed_exprs
+from analysis.network.fast_metrics import components
+
+__all__ = ["fast_network_evolution"]
+
+
+def _month_row(
+    names: np.ndarray,
+    staff: np.ndarray,
+    bot: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[dict[str, Any], set[str]]:
+    """The figures of one month from its edges (global member numbers) and the core."""
+    ends = np.unique(np.concatenate([src, dst]))
+    ends = ends[~bot[ends]]  # bots dropped; members whose only partner was a bot stay
+    keep = ~bot[src] & ~bot[dst]
+    src, dst, weight = src[keep], dst[keep], weight[keep]
+    n, m = len(ends), len(src)
+    row: dict[str, Any] = {"n_nodes": n, "n_edges": m, "n_replies": int(weight.sum())}
+    if n == 0:
+        nan = float("nan")
+        row.update(density=nan, reciprocity=nan, giant_share=nan, staff_dependency=nan)
+        return row, set()
+    graph = _from_indices(
+        names[ends],
+        np.searchsorted(ends, src),
+        np.searchsorted(ends, dst),
+        weight.astype(float),
+        True,
+        staff[ends],
+        np.zeros(n, dtype=bool),
+    )
+    und = graph.undirected()
+    row["density"] = m / (n * (n - 1)) if n > 1 else float("nan")
+    row["reciprocity"] = 2 * (m - und.n_edges) / m if m else float("nan")
+    row["giant_share"] = int(np.bincount(components(graph)).max()) / n
+    row["staff_dependency"] = float(fast_graph_dependency(graph)["cut_off_share"])
+    return row, _core(und)
+
+
+def _core(und: FastGraph) -> set[str]:
+    """:func:`analysis.network.integration.innermost_core` with staff excluded."""
+    if und.n_edges == 0:
+        return set()
+    core = np.asarray(und.igraph.coreness(), dtype=np.int64)
+    eligible = ~und.is_staff
+    if not eligible.any():
+        return set()
+    top = int(core[eligible].max())
+    if top == 0:
+        return set()
+    return set(und.names[eligible & (core == top)].tolist())
+
+
+def fast_network_evolution(
+    community: Community, *, include_inferred: bool = False
+) -> NetworkEvolution:
+    """Monthly size, density, reciprocity, giant share, staff dependency and core turnover
+    (definitions: :mod:`analysis.network.evolution`), computed with numpy and igraph.
+
+    Parameters
+    ----------
+    community : Community
+    include_inferred : bool
+        Count inferred replies too (default: explicit reply links only).
+    """
+    expr = monthly_reply_edges_expr(community, include_inferred=include_inferred)
+    nodes_expr, indexed_expr = _indexed_exprs(community, expr, keep=("month",))
+    nodes = community.execute(nodes_expr.order_by("idx"))
+    edges = community.execute(indexed_expr)
+    names = nodes["member_id"].to_numpy(dtype=object)
+    position = nodes["idx"].to_numpy(dtype=np.int64)
+    order = np.argsort(names, kind="stable") if len(names) else np.zeros(0, dtype=np.int64)
+    # vertex numbers in member-id order as Python sorts (whatever the engine's collation)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    lookup = np.full(int(position.max()) + 1 if len(position) else 0, -1, dtype=np.int64)
+    lookup[position] = rank
+    names = names[order]
+    staff = nodes["is_staff"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]
+    bot = nodes["is_bot"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]
+    src = lookup[edges["src"].to_numpy(dtype=np.int64)]
+    dst = lookup[edges["dst"].to_numpy(dtype=np.int64)]
+    weight = edges["weight"].to_numpy(dtype=float)
+    month_of = (
+        _utc(edges["month"]).to_numpy("datetime64[ns]")
+        if len(edges)
+        else np.zeros(0, "datetime64[ns]")
+    )
+    by = np.argsort(month_of, kind="stable")
+    src, dst, weight, month_of = src[by], dst[by], weight[by], month_of[by]
+    rows, cores, previous = [], {}, None
+    for month in calendar_months(community):
+        key = np.datetime64(month.tz_localize(None), "ns")
+        lo, hi = np.searchsorted(month_of, key, "left"), np.searchsorted(month_of, key, "right")
+        row, core = _month_row(names, staff, bot, src[lo:hi], dst[lo:hi], weight[lo:hi])
+        jaccard = _jaccard(core, previous) if previous is not None else float("nan")
+        row.update(
+            month=month, core_size=len(core), core_jaccard=jaccard, core_turnover=1 - jaccard
+        )
+        rows.append(row)
+        cores[month.date().isoformat()] = sorted(core)
+        previous = core
+    frame = pd.DataFrame(rows, columns=MONTH_COLUMNS)
+    return NetworkEvolution(months=frame, cores=cores)
