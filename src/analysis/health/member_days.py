@@ -53,6 +53,7 @@ __all__ = [
     "member_days",
     "member_days_of",
     "member_periods",
+    "member_totals",
     "ordinal_starts",
     "period_ordinal",
     "store",
@@ -155,6 +156,27 @@ def member_days_of(community: Community, *, include_staff: bool, include_bots: b
         include_staff=include_staff,
         include_bots=include_bots,
     )
+
+
+def member_totals(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
+    """One row per counted member with a message: ``member_id``, ``messages``, ``msg_first_s``.
+
+    ``messages`` = the member's non-service messages in the data, ``msg_first_s`` = the whole
+    second of the first of them; summed from :func:`member_days` and stored once per community
+    (every member; the switches drop the few staff or bot rows afterwards). Read by
+    concentration over the whole data and by the newcomer table.
+    """
+
+    def build() -> Any:
+        days = member_days(community)
+        days = days.filter(days.messages > 0)
+        agg = days.group_by("member_id").aggregate(
+            messages=days.messages.sum().cast("int64"), msg_first_s=days.msg_first_s.min()
+        )
+        return store(community, agg)
+
+    totals = memo(community, ("member_totals",), build)
+    return drop_excluded(totals, community, include_staff=include_staff, include_bots=include_bots)
 
 
 def member_periods(

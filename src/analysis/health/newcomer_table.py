@@ -1,10 +1,13 @@
 """The newcomer table: one row per newcomer (first message, first reply, return, repeats).
 
-The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine; one row
-per member comes back as pandas (:func:`newcomer_table`, computed once per community and options
-and shared by :mod:`analysis.health.newcomers` and :mod:`analysis.health.repeat`), from which the
-exact medians and 90th percentiles are computed (as in :mod:`analysis.health.period_results`, so
-DuckDB and Spark agree exactly). The definitions below are those of all newcomer metrics.
+The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine, from
+the member-day table (:mod:`analysis.health.member_days`) and three joins of the messages, and
+stored there once per community and options. The newcomer metrics
+(:mod:`analysis.health.newcomers`, :mod:`analysis.health.repeat`) read its numeric columns, one
+row per newcomer (:func:`newcomer_flags`), from which the exact medians and 90th percentiles are
+computed (as in :mod:`analysis.health.period_results`, so DuckDB and Spark agree exactly);
+:func:`newcomer_table` brings back every column, identifiers included, sorted. The definitions
+below are those of all newcomer metrics.
 
 Definitions
 -----------
@@ -42,7 +45,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.engine_cache import memo
-from analysis.health.member_days import drop_excluded, member_days, member_days_of, store
+from analysis.health.member_days import drop_excluded, member_days, member_totals, store
 from analysis.health.periods import epoch_seconds
 
 __all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
@@ -55,12 +58,11 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
     ``first_at``, ``first_is_root``, ``first_s`` (whole seconds of ``first_at``).
 
     The first second comes from the member-day table
-    (:func:`analysis.health.member_days.member_days`); the messages of that second are the only
+    (:func:`analysis.health.member_days.member_totals`); the messages of that second are the only
     candidates, ordered by ``(created_at, message_id)``.
     """
-    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
-    days = days.filter(days.messages > 0)
-    firsts = days.group_by(f_member=days.member_id).aggregate(f_s=days.msg_first_s.min())
+    totals = member_totals(community, include_staff=include_staff, include_bots=include_bots)
+    firsts = totals.select(f_member=totals.member_id, f_s=totals.msg_first_s)
     msgs = community.messages.filter(community.messages.kind != "service")
     msgs = msgs.select(
         "member_id",
