@@ -178,15 +178,23 @@ def thread_table_expr(
     roots, replies = _roots_and_replies(community, include_staff, include_bots, reply_sources)
     tr = _thread_replies(roots, replies)
 
-    # size, participants, first and last message: one pass over the replies (the root is
-    # added back: participants = root author + distinct repliers other than the author)
-    sizes = tr.group_by("thread_id").aggregate(
-        n_replies=tr.count(),
-        repliers=tr.member_id.nunique(),
-        author_replied=(tr.member_id == tr.root_member_id).cast("int64").max(),
-        first_reply_at=tr.created_at.min(),
-        last_reply_at=tr.created_at.max(),
-        first_response_at=tr.created_at.min(where=tr.member_id != tr.root_member_id),
+    # size, participants, first and last message: the replies grouped by (thread, replier),
+    # then by thread (two passes instead of a distinct count beside the other aggregates; the
+    # root is added back: participants = root author + distinct repliers other than the author)
+    per_replier = tr.group_by(["thread_id", "member_id"]).aggregate(
+        n=tr.count(),
+        is_author=(tr.member_id == tr.root_member_id).cast("int64").max(),
+        first_at=tr.created_at.min(),
+        last_at=tr.created_at.max(),
+    )
+    pr = per_replier
+    sizes = pr.group_by("thread_id").aggregate(
+        n_replies=pr.n.sum(),
+        repliers=pr.count(),
+        author_replied=pr.is_author.max(),
+        first_reply_at=pr.first_at.min(),
+        last_reply_at=pr.last_at.max(),
+        first_response_at=pr.first_at.min(where=pr.is_author == 0),
     )
     # first response: earliest reply by someone other than the root's author; among replies at
     # that time, the one with the smallest message_id (an aggregate, not a window over threads)
