@@ -59,13 +59,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.activity import members_included
-from analysis.health.periods import Period, check_period, period_end, period_index
+from analysis.health.ladder_counts import LadderCounts, ladder_counts
+from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
 __all__ = [
@@ -81,6 +80,10 @@ __all__ = [
 LEVELS = ("inactive", "newcomer", "active", "core", "mentor", "ambassador")
 #: The rung of each level (0 = bottom).
 LADDER = {"inactive": 0, "newcomer": 0, "active": 1, "core": 2, "mentor": 3, "ambassador": 4}
+_CODE = {level: i for i, level in enumerate(LEVELS)}
+#: dtype of ``LadderLevels.frame["level"]``: categories in :data:`LEVELS` order (unordered,
+#: since ``inactive`` and ``newcomer`` share a rung).
+_LEVEL_DTYPE = pd.CategoricalDtype(list(LEVELS), ordered=False)
 
 
 @dataclass(frozen=True)
@@ -131,78 +134,6 @@ class LadderRules:
 #: The default thresholds (:class:`LadderRules` with no arguments), the default of every ladder
 #: function.
 DEFAULT_RULES = LadderRules()
-
-
-# ------------------------------------------------------------------------- engine aggregates
-
-
-def _daily_messages(community: Community, members: Any) -> pd.DataFrame:
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.semi_join(members, msgs.member_id == members.member_id)
-    per_day = msgs.select(member_id=msgs.member_id, day=msgs.created_at.truncate("D"))
-    expr = per_day.group_by(["member_id", "day"]).aggregate(n=per_day.count())
-    return community.execute(expr)
-
-
-def _first_responses(community: Community) -> pd.DataFrame:
-    """``responder``, ``at`` and ``newcomer`` of every first response to a first message."""
-    members = community.members
-    msgs = community.messages.filter(community.messages.kind != "service")
-    humans = members.filter(~members.is_bot)
-    msgs = msgs.semi_join(humans, msgs.member_id == humans.member_id)
-    ranked = msgs.mutate(
-        _rn=ibis.row_number().over(
-            group_by=msgs.member_id, order_by=[msgs.created_at, msgs.message_id]
-        )
-    )
-    firsts = ranked.filter(ranked._rn == 0).select(
-        first_id=ranked.message_id, newcomer=ranked.member_id
-    )
-    replies = msgs.select(
-        reply_id=msgs.message_id,
-        reply_to_id=msgs.reply_to_id,
-        responder=msgs.member_id,
-        at=msgs.created_at,
-    )
-    joined = replies.join(
-        firsts,
-        (replies.reply_to_id == firsts.first_id) & (replies.responder != firsts.newcomer),
-    )
-    ranked = joined.mutate(
-        _rn=ibis.row_number().over(group_by=joined.first_id, order_by=[joined.at, joined.reply_id])
-    )
-    first = ranked.filter(ranked._rn == 0).select("responder", "at", "newcomer")
-    out = community.execute(first)
-    out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(None)
-    return out
-
-
-def _referrals(community: Community) -> pd.DataFrame:
-    m = community.members
-    expr = m.filter(m.referred_by.notnull()).select(referrer=m.referred_by, at=m.joined_at)
-    out = community.execute(expr)
-    out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(None)
-    return out
-
-
-def _window_counts(
-    codes: np.ndarray,
-    times: np.ndarray,
-    weights: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    n: int,
-) -> np.ndarray:
-    """``out[p, m]`` = Σ weights of member code ``m`` with ``starts[p] ≤ time < ends[p]``."""
-    order = np.argsort(times, kind="stable")
-    codes, times, weights = codes[order], times[order], weights[order]
-    lo = np.searchsorted(times, starts, side="left")
-    hi = np.searchsorted(times, ends, side="left")
-    out = np.zeros((len(starts), n), dtype=np.int64)
-    for p, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        if b > a:
-            out[p] = np.bincount(codes[a:b], weights=weights[a:b], minlength=n).astype(np.int64)
-    return out
 
 
 # --------------------------------------------------------------------------------- the levels
@@ -305,89 +236,79 @@ def member_levels(
         docstring).
     """
     check_period(period)
-    members_expr = members_included(community, include_staff=include_staff, include_bots=False)
-    members = community.execute(members_expr.select("member_id", "joined_at"))
-    daily = _daily_messages(community, members_expr)
-    columns = [
-        "period_start",
-        "window_end",
-        "member_id",
-        "level",
-        "messages",
-        "first_responses",
-        "referrals",
-        "core_cutoff",
-        "complete",
-    ]
-    if daily.empty or members.empty:
-        return LadderLevels(period, rules, include_staff, pd.DataFrame(columns=columns))
-    responses = _first_responses(community)
-    referrals = _referrals(community)
-
-    ids = members["member_id"].astype(str).to_numpy()
-    code = pd.Index(ids)
-    joined = pd.to_datetime(members["joined_at"], utc=True).dt.tz_convert(None).to_numpy()
-    daily["day"] = pd.to_datetime(daily["day"], utc=True).dt.tz_convert(None)
-    starts = period_index(daily["day"].min(), daily["day"].max(), period)
-    ends = pd.DatetimeIndex(period_end(pd.Series(starts), period))
-    if rules.window_days is None:
-        win_starts = starts
-    else:
-        win_starts = ends - pd.Timedelta(days=rules.window_days)
-
-    def counts(who: pd.Series, at: pd.Series, weights: Any, lower: Any) -> np.ndarray:
-        pos = code.get_indexer(who.astype(str))
-        keep = pos >= 0
-        w = np.ones(len(pos)) if weights is None else np.asarray(weights, dtype=float)
-        return _window_counts(
-            pos[keep],
-            at.to_numpy(dtype="datetime64[ns]")[keep],
-            w[keep],
-            np.asarray(lower, dtype="datetime64[ns]"),
-            ends.to_numpy(),
-            len(ids),
-        )
-
-    n_msgs = counts(daily["member_id"], daily["day"], daily["n"], win_starts)
-    n_resp = counts(responses["responder"], responses["at"], None, win_starts)
-    far_past = np.full(len(ends), np.datetime64("1677-09-22", "ns"))
-    n_refs = counts(referrals["referrer"], referrals["at"], None, far_past)
-
+    counts = ladder_counts(
+        community, period=period, window_days=rules.window_days, include_staff=include_staff
+    )
+    if counts is None:
+        return LadderLevels(period, rules, include_staff, _empty_frame())
     last = community.last_message_at().tz_convert(None)
-    frames = []
-    for p, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        present = joined < end.to_datetime64()
-        msgs, resp, refs = n_msgs[p][present], n_resp[p][present], n_refs[p][present]
-        active = msgs >= rules.active_min_messages
-        if active.any():
-            ordered = np.sort(msgs[active])[::-1]
-            cutoff = float(ordered[min(rules.core_top_k, len(ordered)) - 1])
-        else:
-            cutoff = np.nan
-        core = active & (msgs >= cutoff)
-        mentor = active & (resp >= rules.mentor_min_first_responses)
-        ambassador = active & (refs >= rules.ambassador_min_referrals)
-        age_days = (end.to_datetime64() - joined[present]) / np.timedelta64(1, "D")
-        level = np.where(age_days <= rules.newcomer_days, "newcomer", "inactive").astype(object)
-        level[active] = "active"
-        level[core] = "core"
-        level[mentor] = "mentor"
-        level[ambassador] = "ambassador"
-        frames.append(
-            pd.DataFrame(
-                {
-                    "period_start": start,
-                    "window_end": end,
-                    "member_id": ids[present],
-                    "level": level,
-                    "messages": msgs,
-                    "first_responses": resp,
-                    "referrals": refs,
-                    "core_cutoff": cutoff,
-                    "complete": end <= last,
-                }
-            )
-        )
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame.sort_values(["period_start", "member_id"], ignore_index=True)
-    return LadderLevels(period, rules, include_staff, frame[columns])
+    return LadderLevels(period, rules, include_staff, _levels_frame(counts, rules, last))
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "period_start": pd.Series(dtype="datetime64[ns]"),
+            "window_end": pd.Series(dtype="datetime64[ns]"),
+            "member_id": pd.Categorical([], categories=pd.Index([], dtype=object)),
+            "level": pd.Categorical([], categories=list(LEVELS)),
+            **{c: pd.Series(dtype="int64") for c in ("messages", "first_responses", "referrals")},
+            "core_cutoff": pd.Series(dtype="float64"),
+            "complete": pd.Series(dtype="bool"),
+        }
+    )
+
+
+def _level_codes(
+    counts: LadderCounts, rules: LadderRules, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level (index into :data:`LEVELS`) per period and member, and each period's core cutoff."""
+    msgs = counts.messages
+    active = present & (msgs >= rules.active_min_messages)
+    cutoff = np.full(len(msgs), np.nan)
+    for p in range(len(msgs)):
+        values = msgs[p][active[p]]
+        if len(values):
+            k = min(rules.core_top_k, len(values))
+            cutoff[p] = float(np.partition(values, len(values) - k)[len(values) - k])
+    with np.errstate(invalid="ignore"):
+        core = active & (msgs >= cutoff[:, None])
+    mentor = active & (counts.first_responses >= rules.mentor_min_first_responses)
+    ambassador = active & (counts.referrals >= rules.ambassador_min_referrals)
+    # newcomer while E − joined_at ≤ newcomer_days (integer nanoseconds, exact)
+    limit = counts.ends.to_numpy() - np.timedelta64(rules.newcomer_days, "D")
+    newcomer = counts.joined[None, :] >= limit[:, None]
+    level = np.where(newcomer, _CODE["newcomer"], _CODE["inactive"]).astype(np.int8)
+    for name, mask in (("active", active), ("core", core), ("mentor", mentor)):
+        level[mask] = _CODE[name]
+    level[ambassador] = _CODE["ambassador"]
+    return level, cutoff
+
+
+def _levels_frame(counts: LadderCounts, rules: LadderRules, last: pd.Timestamp) -> pd.DataFrame:
+    """The documented frame, built in (period, member) order from the count matrices."""
+    ends = counts.ends.to_numpy()
+    present = counts.joined[None, :] < ends[:, None]  # NaT joins are never present
+    level, cutoff = _level_codes(counts, rules, present)
+    per_period = present.sum(axis=1)
+    period = np.repeat(np.arange(len(ends)), per_period)
+    flat = present.ravel()
+    member = np.flatnonzero(flat) % present.shape[1]
+    complete = ends <= last.to_datetime64()
+    members = pd.CategoricalDtype(pd.Index(counts.member_ids, dtype=object))
+    return pd.DataFrame(
+        {
+            "period_start": counts.starts.to_numpy()[period],
+            "window_end": ends[period],
+            "member_id": pd.Categorical.from_codes(member, dtype=members, validate=False),
+            "level": pd.Categorical.from_codes(
+                np.compress(flat, level.ravel()), dtype=_LEVEL_DTYPE, validate=False
+            ),
+            "messages": np.compress(flat, counts.messages.ravel()).astype(np.int64),
+            "first_responses": np.compress(flat, counts.first_responses.ravel()).astype(np.int64),
+            "referrals": np.compress(flat, counts.referrals.ravel()).astype(np.int64),
+            "core_cutoff": cutoff[period],
+            "complete": complete[period],
+        },
+        copy=False,
+    )

@@ -42,6 +42,33 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _member_codes(members: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer code per row of ``member_id`` and the number of codes (categorical or not)."""
+    if isinstance(members.dtype, pd.CategoricalDtype):
+        codes = members.cat.codes.to_numpy(dtype=np.int64)
+        if not (codes < 0).any():
+            return codes, len(members.cat.categories)
+    codes, uniques = pd.factorize(members)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _level_codes(levels: pd.Series) -> np.ndarray:
+    """Index into :data:`LEVELS` of every row's ``level``; a ``ValueError`` for other values."""
+    if isinstance(levels.dtype, pd.CategoricalDtype) and list(levels.cat.categories) == list(
+        LEVELS
+    ):
+        codes = levels.cat.codes.to_numpy()
+    else:
+        codes = pd.Categorical(levels, categories=list(LEVELS)).codes
+    if (codes < 0).any():
+        bad = pd.unique(levels[codes < 0].astype(object))[:5].tolist()
+        raise ValueError(
+            f"LadderLevels.frame column 'level': values {bad} are not ladder levels; expected "
+            f"one of {list(LEVELS)}"
+        )
+    return codes.astype(np.int8)
+
+
 # ---------------------------------------------------------------------------- transitions
 
 
@@ -149,18 +176,26 @@ def ladder_transitions(
             raise ValueError("give a community or precomputed levels")
         levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
     frame = levels.frame
-    if complete_only:
-        frame = frame[frame["complete"]]
-    periods = sorted(frame["period_start"].unique())
+    keep = frame["complete"].to_numpy(dtype=bool) if complete_only else slice(None)
+    starts = frame["period_start"].to_numpy()[keep]
+    periods, period = np.unique(starts, return_inverse=True)
+    member, n_members = _member_codes(frame["member_id"])
+    level = _level_codes(frame["level"])[keep]
+    # level[t, m] = index into LEVELS of member m in period t; -1 = no row (not joined yet)
+    grid = np.full((len(periods), n_members), -1, dtype=np.int8)
+    grid[period, member[keep]] = level
+    n_from, n_to = 1 + len(LEVELS), len(LEVELS)
+    pooled = np.zeros(n_from * n_to, dtype=np.int64)
+    for t in range(len(periods) - 1):
+        after = grid[t + 1]
+        there = after >= 0
+        pooled += np.bincount((grid[t][there] + 1) * n_to + after[there], minlength=n_from * n_to)
     rows = ["joined", *LEVELS]
-    counts = pd.DataFrame(0, index=pd.Index(rows, name="from"), columns=pd.Index(LEVELS, name="to"))
-    by_period = {p: g.set_index("member_id")["level"] for p, g in frame.groupby("period_start")}
-    for before, after in zip(periods[:-1], periods[1:], strict=True):
-        prev = by_period[before].reindex(by_period[after].index).fillna("joined")
-        table = pd.crosstab(prev, by_period[after])
-        for a in table.index:
-            for b in table.columns:
-                counts.loc[a, b] += int(table.loc[a, b])
+    counts = pd.DataFrame(
+        pooled.reshape(n_from, n_to),
+        index=pd.Index(rows, name="from"),
+        columns=pd.Index(LEVELS, name="to"),
+    )
     totals = counts.sum(axis=1)
     shares = counts.div(totals.where(totals > 0), axis=0)
     return LadderTransitions(
@@ -251,18 +286,19 @@ def promotion_candidates(
         levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
     rules = levels.rules
     frame = levels.frame
+    starts = frame["period_start"].to_numpy()
     if at is None:
-        done = frame[frame["complete"]]
-        if done.empty:
+        done = frame["complete"].to_numpy(dtype=bool)
+        if not done.any():
             raise ValueError("no complete period to assess; pass at=<a date in the period>")
-        start = done["period_start"].max()
+        start = starts[done].max()
     else:
-        when = utc_timestamp(at).tz_convert(None)
-        inside = frame[(frame["period_start"] <= when) & (frame["window_end"] > when)]
-        if inside.empty:
+        when = utc_timestamp(at).tz_convert(None).to_datetime64()
+        inside = (starts <= when) & (frame["window_end"].to_numpy() > when)
+        if not inside.any():
             raise ValueError(f"no period of the data contains {at!r}")
-        start = inside["period_start"].iloc[0]
-    rows = frame[frame["period_start"] == start]
+        start = starts[np.argmax(inside)]
+    rows = frame.loc[starts == start]
     end = rows["window_end"].iloc[0]
     last_day = (end - pd.Timedelta(days=1)).date()
     window = (
@@ -271,47 +307,77 @@ def promotion_candidates(
         else f"in the {rules.window_days} days to {last_day}"
     )
     cutoff = rows["core_cutoff"].iloc[0]
-    out = []
-    for row in rows.itertuples(index=False):
-        target = _NEXT.get(row.level)
-        if target is None:
-            continue
-        if target == "active":
-            value, needed = row.messages, rules.active_min_messages
-            what = f"{_plural(value, 'message')} {window}"
-            need = f"needs {needed} for active"
-        elif target == "core":
-            if np.isnan(cutoff):
-                continue
-            value, needed = row.messages, int(cutoff)
-            what = f"{_plural(value, 'message')} {window}"
-            need = (
-                f"needs {needed} for core (the fewest messages among the "
-                f"{rules.core_top_k} most active members)"
-            )
-        elif target == "mentor":
-            value, needed = row.first_responses, rules.mentor_min_first_responses
-            what = f"{_plural(value, 'first response')} to newcomers' first messages {window}"
-            need = f"needs {needed} for mentor"
-        else:
-            value, needed = row.referrals, rules.ambassador_min_referrals
-            what = f"{_plural(value, 'referred member')} by {last_day}"
-            need = f"needs {needed} for ambassador"
-        if near * needed <= value < needed:
-            out.append(
-                {
-                    "member_id": row.member_id,
-                    "level": row.level,
-                    "target": target,
-                    "value": int(value),
-                    "needed": int(needed),
-                    "progress": value / needed,
-                    "reason": f"{what}; {need}",
-                }
-            )
-    columns = ["member_id", "level", "target", "value", "needed", "progress", "reason"]
-    result = pd.DataFrame(out, columns=columns)
+    result = _candidates(rows, rules, cutoff, near, window, last_day)
     result = result.sort_values(["progress", "member_id"], ascending=[False, True])
     return PromotionCandidates(
         period_start=pd.Timestamp(start), near=near, frame=result.reset_index(drop=True)
     )
+
+
+#: Target level of each level (index into LEVELS; -1 for the top).
+_TARGET = np.array([LEVELS.index(_NEXT[lv]) if lv in _NEXT else -1 for lv in LEVELS])
+
+
+def _candidates(
+    rows: pd.DataFrame,
+    rules: LadderRules,
+    cutoff: float,
+    near: float,
+    window: str,
+    last_day: Any,
+) -> pd.DataFrame:
+    """The candidate rows (unsorted) of one period's ladder rows; rules in the docstring above."""
+    level = _level_codes(rows["level"])
+    target = _TARGET[level]
+    msgs = rows["messages"].to_numpy(dtype=np.int64)
+    resp = rows["first_responses"].to_numpy(dtype=np.int64)
+    refs = rows["referrals"].to_numpy(dtype=np.int64)
+    rule = {
+        "active": (msgs, rules.active_min_messages),
+        "core": (msgs, 0 if np.isnan(cutoff) else int(cutoff)),
+        "mentor": (resp, rules.mentor_min_first_responses),
+        "ambassador": (refs, rules.ambassador_min_referrals),
+    }
+    value = np.zeros(len(rows), dtype=np.int64)
+    needed = np.zeros(len(rows), dtype=np.int64)
+    for name, (values, threshold) in rule.items():
+        mine = target == LEVELS.index(name)
+        value[mine], needed[mine] = values[mine], threshold
+    valid = (target >= 0) & ~((target == LEVELS.index("core")) & np.isnan(cutoff))
+    take = np.flatnonzero(valid & (near * needed <= value) & (value < needed))
+    value, needed, target, level = value[take], needed[take], target[take], level[take]
+    names = np.array(LEVELS, dtype=object)
+    reasons = [
+        _reason(LEVELS[t], int(v), int(n), rules, window, last_day)
+        for t, v, n in zip(target, value, needed, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "member_id": np.asarray(rows["member_id"].iloc[take], dtype=object),
+            "level": names[level],
+            "target": names[target],
+            "value": value,
+            "needed": needed,
+            "progress": value / np.where(needed > 0, needed, 1),
+            "reason": pd.Series(reasons, dtype=object),
+        }
+    )
+
+
+def _reason(
+    target: str, value: int, needed: int, rules: LadderRules, window: str, last_day: Any
+) -> str:
+    """The reason of one candidate, in words (examples in :func:`promotion_candidates`)."""
+    if target == "active":
+        return f"{_plural(value, 'message')} {window}; needs {needed} for active"
+    if target == "core":
+        return (
+            f"{_plural(value, 'message')} {window}; needs {needed} for core (the fewest "
+            f"messages among the {rules.core_top_k} most active members)"
+        )
+    if target == "mentor":
+        return (
+            f"{_plural(value, 'first response')} to newcomers' first messages {window}; "
+            f"needs {needed} for mentor"
+        )
+    return f"{_plural(value, 'referred member')} by {last_day}; needs {needed} for ambassador"
