@@ -49,6 +49,11 @@ Levels (the highest rule a member meets; every level above newcomer needs the ac
 The order used for "one step below" is ``newcomer``/``inactive`` → ``active`` → ``core`` →
 ``mentor`` → ``ambassador``.
 
+Computation: the per-member counts are aggregated on the engine
+(:mod:`analysis.health.ladder_counts`: only integer rows per member and period window come back)
+and the levels are assigned in numpy on ``periods × members`` matrices, so the frame is built in
+its final order without sorting strings.
+
 Reference: the ladder follows the recognition-programme levels of the domain spec
 (``shared/spec/domain.md``); "active in the last 28 days" follows the common 28-day activity
 window of product analytics (a monthly active user seen in the last four full weeks).
@@ -152,11 +157,15 @@ class LadderLevels(Result):
     include_staff : bool
         Whether staff accounts were placed on the ladder.
     frame : pandas.DataFrame
-        One row per period and member who had joined by the period's end: ``period_start``
-        (naive UTC), ``window_end`` (the period's end, exclusive), ``member_id`` (pseudonym),
-        ``level``, ``messages`` and ``first_responses`` (in the rule window), ``referrals``
-        (cumulative), ``core_cutoff`` (fewest messages among the period's core; NaN without
-        active members) and ``complete`` (False for the period the data ends inside).
+        One row per period and member who had joined by the period's end, ordered by
+        ``(period_start, member_id)``: ``period_start`` (naive UTC), ``window_end`` (the period's
+        end, exclusive), ``member_id`` (pseudonym; a ``pandas.Categorical`` whose categories are
+        the members on the ladder in sorted order), ``level`` (a ``pandas.Categorical`` with the
+        categories :data:`LEVELS` in that order, unordered), ``messages`` and
+        ``first_responses`` (in the rule window), ``referrals`` (cumulative; these three
+        ``int64``), ``core_cutoff`` (fewest messages among the period's core; NaN without
+        active members) and ``complete`` (False for the period the data ends inside). Compare
+        or merge ``member_id``/``level`` as strings with ``.astype(str)`` if needed.
     """
 
     period: str
@@ -278,7 +287,8 @@ def _level_codes(
     # newcomer while E − joined_at ≤ newcomer_days (integer nanoseconds, exact)
     limit = counts.ends.to_numpy() - np.timedelta64(rules.newcomer_days, "D")
     newcomer = counts.joined[None, :] >= limit[:, None]
-    level = np.where(newcomer, _CODE["newcomer"], _CODE["inactive"]).astype(np.int8)
+    level = np.full(msgs.shape, _CODE["inactive"], dtype=np.int8)
+    level[newcomer] = _CODE["newcomer"]
     for name, mask in (("active", active), ("core", core), ("mentor", mentor)):
         level[mask] = _CODE[name]
     level[ambassador] = _CODE["ambassador"]
