@@ -317,3 +317,26 @@ def test_a_day_straddling_a_period_boundary_counts_in_both_periods():
     jan = f[f["cohort_start"] == pd.Timestamp("2024-01-01")].set_index("period")["active"]
     # period 0: b (18:00 on join day) and a (8 Jan 06:00); period 1: a (8 Jan 18:00)
     assert jan.to_dict() == {0: 2, 1: 1, 2: 0}
+
+
+@pytest.mark.parametrize("period", ["week", "month"])
+def test_member_periods_are_the_same_from_events_and_from_member_days(tables, period):
+    kw = {"include_staff": False, "include_bots": False}
+    direct_c = Community.from_tables(tables)
+    direct = direct_c.execute(md.member_periods(direct_c, period, **kw))
+    assert not md._state(direct_c).get("built")  # one pass over the events, no member-days
+    derived_c = Community.from_tables(tables)
+    md.member_days(derived_c)
+    derived = derived_c.execute(md.member_periods(derived_c, period, **kw))
+    a, b = (f.sort_values(["member_id", "ordinal"], ignore_index=True) for f in (direct, derived))
+    assert len(a) > 50
+    pd.testing.assert_frame_equal(a, b)
+    # and activity on top of either is the per-event expression's
+    for c in (direct_c, derived_c):
+        got = activity(c, period=period, include_staff=False).frame
+        want = assemble_activity(
+            c.execute(activity_expr(c, period=period, include_staff=False)),
+            c.execute(joins_expr(c, period=period, include_staff=False)),
+            period,
+        )
+        pd.testing.assert_frame_equal(got.drop(columns="complete"), want)

@@ -92,7 +92,8 @@ def drop_excluded(
     return table.anti_join(out, table.member_id == out.x_member)
 
 
-def _member_days_expr(community: Community) -> Any:
+def _events_expr(community: Community) -> Any:
+    """Activity events of every member: ``member_id``, ``s`` (whole seconds), ``is_message``."""
     msgs = community.messages
     msgs = msgs.filter(msgs.kind != "service")
     events = msgs.select(
@@ -106,6 +107,12 @@ def _member_days_expr(community: Community) -> Any:
             r.select(member_id=r.member_id, s=epoch_seconds(r.reacted_at), is_message=0),
             distinct=False,
         )
+    return events
+
+
+def _member_days_expr(community: Community) -> Any:
+    with_reactions = community.has("reactions")
+    events = _events_expr(community)
     events = events.mutate(day=events.s // DAY_SECONDS)
     aggs = {
         "messages": events.is_message.sum().cast("int64"),
@@ -141,8 +148,13 @@ def store(community: Community, expr: Any) -> Any:
     return materialise(community, expr)
 
 
+def _state(community: Community) -> dict[str, bool]:
+    return memo(community, ("member_days_state",), dict)
+
+
 def _build(community: Community) -> Any:
     table = store(community, _member_days_expr(community))
+    _state(community)["built"] = True
     if "msg_first_s" not in table.columns:
         table = table.mutate(msg_first_s=table.first_s, msg_last_s=table.last_s)
     return table
@@ -185,19 +197,32 @@ def member_periods(
     """One row per counted member and period with activity (ibis table, memoised on the engine).
 
     Columns ``member_id``, ``ordinal`` (:func:`period_ordinal`), ``messages`` (non-service
-    messages of the member in the period). The distinct ``(member, period)`` pairs of
-    :func:`member_days_of` (a period is a union of UTC days), stored once per community,
-    period and switches: the per-period counts of activity and the period-over-period pairs of
-    weekly return read them instead of grouping the member-days again. ``period="day"`` is the
-    member-day table itself.
+    messages of the member in the period): the distinct ``(member, period)`` pairs of the
+    activity events, stored once per community, period and switches. The per-period counts of
+    activity and the period-over-period pairs of weekly return read them. ``period="day"`` is
+    :func:`member_days_of` itself. Built from the member-day table when that is already stored
+    (a period is a union of UTC days), else in one pass over the events, so that a weekly
+    activity count alone does not pay for the member-day table; the same rows either way
+    (checked in the tests).
     """
-    days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
     if period == "day":
+        days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
         return days.select("member_id", ordinal=days.day, messages=days.messages)
 
     def build() -> Any:
-        t = days.mutate(ordinal=period_ordinal(days.day, period))
-        agg = t.group_by(["member_id", "ordinal"]).aggregate(messages=t.messages.sum())
+        if _state(community).get("built"):
+            days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
+            t = days.mutate(ordinal=period_ordinal(days.day, period))
+            agg = t.group_by(["member_id", "ordinal"]).aggregate(messages=t.messages.sum())
+        else:
+            ev = drop_excluded(
+                _events_expr(community),
+                community,
+                include_staff=include_staff,
+                include_bots=include_bots,
+            )
+            ev = ev.mutate(ordinal=period_ordinal(ev.s // DAY_SECONDS, period))
+            agg = ev.group_by(["member_id", "ordinal"]).aggregate(messages=ev.is_message.sum())
         return store(
             community, agg.select("member_id", "ordinal", messages=agg.messages.cast("int64"))
         )
