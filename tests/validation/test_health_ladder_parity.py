@@ -193,3 +193,34 @@ def test_ladder_tie_breaks_and_day_boundaries_identical(engines, tmp_path, perio
     pd.testing.assert_frame_equal(ta.counts, tb.counts)
     ca, cb = (health.promotion_candidates(levels=lv, at="2024-01-15", near=0.5) for lv in (a, b))
     pd.testing.assert_frame_equal(ca.to_frame(), cb.to_frame())
+
+
+def test_ladder_fractional_seconds_before_midnight_identical(engines, tmp_path):
+    """Times with fractions of a second just before UTC midnight stay on their day on both
+    engines (DuckDB floors ``epoch``; rounding it would move them to the next day)."""
+    from analysis.data import Community, write_dataset
+    from analysis.schema import Tables
+    from tests.conftest import make_members, make_messages
+
+    members = make_members([("a", "2023-12-01", False, False), ("b", "2023-12-01", False, False)])
+    messages = make_messages(
+        [
+            ("a1", "a", "2024-01-31 23:59:59", None),
+            ("a2", "a", "2024-01-31 23:59:59", None),
+            ("b1", "b", "2024-01-31 23:59:59", "a1"),
+            ("a3", "a", "2024-02-10 12:00:00", None),
+        ]
+    )
+    late = pd.Timedelta(milliseconds=900)
+    messages.loc[messages["message_id"].isin(["a2", "b1"]), "created_at"] += late
+    write_dataset(Tables(members=members, messages=messages), tmp_path / "late")
+    rules = LadderRules(window_days=None, active_min_messages=1, mentor_min_first_responses=1)
+    duck = Community.load(tmp_path / "late")
+    spark = Community.load(tmp_path / "late", backend=engines[1].backend)
+    a, b = (health.member_levels(c, period="month", rules=rules) for c in (duck, spark))
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    f = a.to_frame().set_index(["period_start", "member_id"])
+    jan, feb = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")
+    assert f.loc[(jan, "a"), "messages"] == 2 and f.loc[(feb, "a"), "messages"] == 1
+    assert (f.loc[(jan, "b"), "first_responses"], f.loc[(jan, "b"), "level"]) == (1, "mentor")
+    assert f.loc[(feb, "b"), "messages"] == 0
