@@ -39,7 +39,6 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
-import ibis.expr.operations as ops
 import pandas as pd
 
 from analysis.data import Community
@@ -136,15 +135,11 @@ def member_days(community: Community) -> Any:
 
 
 def store(community: Community, expr: Any) -> Any:
-    """``expr`` stored on the community's engine (:func:`analysis.health.engine_cache.materialise`).
+    """``expr`` stored on the community's engine (:mod:`analysis.health.engine_cache`).
 
-    Except when the engine is not DuckDB and ``expr`` reads only in-memory tables (a Spark
-    community built with :meth:`Community.from_tables`): ibis's ``Table.cache()`` would run such
-    an expression on its default backend (DuckDB), not on the community's, so it is returned
-    as it is (computed again by each query that reads it; in-memory communities are small).
+    :func:`~analysis.health.engine_cache.materialise`, which leaves an expression over
+    in-memory tables only uncached on engines without temporary tables.
     """
-    if getattr(community.backend, "name", "") != "duckdb" and not expr.op().find(ops.DatabaseTable):
-        return expr
     return materialise(community, expr)
 
 
