@@ -31,8 +31,13 @@ size (nodes, directed edges)        stages     study      peak RSS    notes
 10k / 100k msgs (9,693; 65k)        4.7        3.4        0.40 GB     k = 500, SE ±11% (top 20)
 100k / 1M msgs (96,120; 667k)       47.2       47.2       1.27 GB     k = 458, SE ±13%; study
                                                                       166 s wall at load 9
-1M / 10M msgs (957,650; 6.78M)      ≈ 460      (running)  5.25 GB     k = 44, SE ±59%
+1M / 10M msgs (957,650; 6.78M)      458.9      444.0      7.71 GB*    k = 44, SE ±59% / ±80%
 =================================  =========  =========  ==========  ============================
+
+\* process-wide peak, with the objects of the fast-path section still held while the study ran
+(the fast path alone peaked at 5.25 GB). At 1M the fast path took 1,302 s wall at load 9 and
+the study end to end 437 s wall (the machine had gone quiet, load ≈ 0, so wall ≈ CPU); the
+standard error of the top-20 betweenness values was ±59% (seed 1) and ±80% (seed 0).
 
 1M, CPU s per stage: reply graph 15.8, igraph object 4.9, overview 9.0, structure (triangles)
 45.2, k-cores 1.1, core members 8.5 (was 40 s wall: backbones no longer copied from the full
