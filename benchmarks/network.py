@@ -34,7 +34,7 @@ size (nodes, directed edges)        stages     study      peak RSS    notes
 1M / 10M msgs (957,650; 6.78M)      458.9      444.0      7.71 GB*    k = 44, SE ±59% / ±80%
 =================================  =========  =========  ==========  ============================
 
-\* process-wide peak, with the objects of the fast-path section still held while the study ran
+* process-wide peak, with the objects of the fast-path section still held while the study ran
 (the fast path alone peaked at 5.25 GB). At 1M the fast path took 1,302 s wall at load 9 and
 the study end to end 437 s wall (the machine had gone quiet, load ≈ 0, so wall ≈ CPU); the
 standard error of the top-20 betweenness values was ±59% (seed 1) and ±80% (seed 0).
