@@ -6,10 +6,11 @@ every 3 s on average, a quarter starting with an addressee, short texts from a s
 vocabulary), then its peak memory: the peak of Python and numpy allocations during a second,
 identical call under tracemalloc (timed separately because tracemalloc slows allocation).
 
-Measured with the shipped one-hidden-layer model (16 tanh units; 2 shared cores, load ~2):
-1,000,000 messages in 28.9 s wall, 465 MiB peak allocations (the conditional logit took
-~23 s). Under heavy load the hidden layer's matrix products suffer most from BLAS threads
-contending; ``OPENBLAS_NUM_THREADS=1`` then helps.
+Measured with the shipped one-hidden-layer model (43 features, 16 tanh units): 1,000,000
+messages in 16.6 s wall / 16.6 s CPU on an idle machine (``OPENBLAS_NUM_THREADS=1``), and
+76 s wall / 33.5 s CPU under load ~7 on the 2 shared cores; 465 MiB peak allocations. (The
+38-feature model: 28.9 s wall at load ~2.) Under heavy load the hidden layer's matrix products
+suffer most from BLAS threads contending; ``OPENBLAS_NUM_THREADS=1`` then helps.
 
 Usage::
 
