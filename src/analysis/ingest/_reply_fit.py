@@ -22,6 +22,16 @@ from analysis.ingest._reply_features import iter_blocks
 __all__ = ["fit_conditional_logit", "fit_mlp", "mlp_loss", "split_mlp", "stack_members"]
 
 
+def _training_features(x: np.ndarray, gold: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``x`` as contiguous float32, after checking every row has a valid gold candidate."""
+    ok = (gold & valid).any(axis=1)
+    if not ok.all():
+        raise ValueError(
+            f"{int((~ok).sum())} training rows have no valid gold candidate; drop them first."
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
 def fit_conditional_logit(
     x: np.ndarray, valid: np.ndarray, gold: np.ndarray, *, l2: float = 1.0
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -47,12 +57,7 @@ def fit_conditional_logit(
         ``loss`` (penalised negative log-likelihood per message), ``iterations``, ``converged``.
     """
     n, _, f = x.shape
-    ok = (gold & valid).any(axis=1)
-    if not ok.all():
-        raise ValueError(
-            f"{int((~ok).sum())} training rows have no valid gold candidate; drop them first."
-        )
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = _training_features(x, gold, valid)
     neg = np.where(valid, 0.0, -np.inf)
     gneg = np.where(gold & valid, 0.0, -np.inf)
     chunks = list(iter_blocks(n, 4096))
@@ -182,12 +187,7 @@ def fit_mlp(
     snapshots : list of (iteration, theta)
     """
     n, _, f = x.shape
-    ok = (gold & valid).any(axis=1)
-    if not ok.all():
-        raise ValueError(
-            f"{int((~ok).sum())} training rows have no valid gold candidate; drop them first."
-        )
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = _training_features(x, gold, valid)
     rng = np.random.default_rng(seed)
     theta0 = np.concatenate(
         [

@@ -335,11 +335,17 @@ def community_stability(
         adjusted_rand_index(_labels(a.partition, nodes), _labels(b.partition, nodes))
         for a, b in itertools.combinations(runs, 2)
     ]
-    mods = tuple(r.modularity for r in runs)
-    best = seeds[int(np.argmax(mods))] if seeds else 0
+    return stability_result(seeds, tuple(r.modularity for r in runs), aris)
+
+
+def stability_result(
+    seeds: tuple[int, ...], modularity: tuple[float, ...], aris: list[float]
+) -> CommunityStability:
+    """:class:`CommunityStability` from the seeds' modularities and the pairwise ARIs."""
+    best = seeds[int(np.argmax(modularity))] if seeds else 0
     return CommunityStability(
         seeds=seeds,
-        modularity=mods,
+        modularity=modularity,
         ari_mean=float(np.mean(aris)) if aris else float("nan"),
         ari_min=float(np.min(aris)) if aris else float("nan"),
         best_seed=best,

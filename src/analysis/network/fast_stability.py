@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.network.communities import Communities, CommunityStability
+from analysis.network.communities import Communities, CommunityStability, stability_result
 from analysis.network.fast_graph import FastGraph
 from analysis.network.fast_metrics import _leiden_labels, _view, fast_modularity
 
@@ -135,12 +135,4 @@ def fast_community_stability(
     results.update(zip(todo, runs, strict=True))
     labels = [results[s][0] for s in seeds]
     aris = [ari(a, b) for a, b in itertools.combinations(labels, 2)]
-    mods = tuple(float(results[s][1]) for s in seeds)
-    best = seeds[int(np.argmax(mods))] if seeds else 0
-    return CommunityStability(
-        seeds=seeds,
-        modularity=mods,
-        ari_mean=float(np.mean(aris)) if aris else float("nan"),
-        ari_min=float(np.min(aris)) if aris else float("nan"),
-        best_seed=best,
-    )
+    return stability_result(seeds, tuple(float(results[s][1]) for s in seeds), aris)
