@@ -7,6 +7,8 @@ Contact graph at time *t*
     other (explicit reply links; inferred too with ``include_inferred=True``) at any time before
     *t*. The engine returns each pair's first reply time (:func:`first_contact_expr`), so every
     snapshot is a prefix of one sorted edge list.
+    The pairs come back as engine-numbered integers
+    (:func:`analysis.network.integration_contacts.contact_arrays`), not id strings.
 Core at time *t*
     The innermost k-core among members: the non-staff nodes whose core number (Seidman 1983;
     networkx ``core_number``, Batagelj & Zaveršnik 2003) equals the largest core number any
@@ -268,22 +270,10 @@ def newcomer_integration(
         Core numbers and distances by igraph (``coreness``, ``distances``) or networkx (the
         oracle; identical results, slower).
     """
-    people = community.execute(
-        community.members.select("member_id", "joined_at", "is_staff", "is_bot")
-    )
-    contacts = community.execute(first_contact_expr(community, include_inferred=include_inferred))
-    bots = set(people.loc[people["is_bot"].astype(bool), "member_id"])
-    staff = set(people.loc[people["is_staff"].astype(bool), "member_id"])
-    contacts = contacts[~contacts["source"].isin(bots) & ~contacts["target"].isin(bots)]
-    a = np.where(contacts["source"] < contacts["target"], contacts["source"], contacts["target"])
-    b = np.where(contacts["source"] < contacts["target"], contacts["target"], contacts["source"])
-    pairs = (
-        pd.DataFrame({"a": a, "b": b, "at": pd.to_datetime(contacts["first_at"], utc=True)})
-        .groupby(["a", "b"], as_index=False)["at"]
-        .min()
-        .sort_values(["at", "a", "b"], kind="stable")
-        .reset_index(drop=True)
-    )
+    from analysis.network.integration_contacts import contact_arrays
+
+    contacts = contact_arrays(community, include_inferred)
+    people = contacts.people
     newcomers = people[~people["is_staff"].astype(bool) & ~people["is_bot"].astype(bool)].copy()
     newcomers["joined_at"] = pd.to_datetime(newcomers["joined_at"], utc=True)
     if start is not None:
@@ -297,23 +287,16 @@ def newcomer_integration(
     ).dt.tz_localize("UTC")
     newcomers["snapshot_end"] = (newcomers["joined_at"] + horizon).dt.ceil("D")
     newcomers["observed"] = (newcomers["joined_at"] + horizon) <= last
-    nodes = sorted(set(pairs["a"]) | set(pairs["b"]) | set(newcomers["member_id"]))
-    index = {v: i for i, v in enumerate(nodes)}
-    edges = np.column_stack(
-        [pairs["a"].map(index).to_numpy(int), pairs["b"].map(index).to_numpy(int)]
-    ).reshape(-1, 2)
-    times = pairs["at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    member_mask = np.array([v not in staff for v in nodes], dtype=bool)
     core_number = pd.Series(0, index=newcomers.index, dtype=int)
     distance = pd.Series(np.inf, index=newcomers.index, dtype=float)
-    newcomers["node"] = [index[v] for v in newcomers["member_id"]]
     observed = newcomers[newcomers["observed"]]
     snapshots = _IgraphSnapshots if engine == "igraph" else _NetworkxSnapshots
-    snapshot = snapshots(len(nodes), edges)
+    snapshot = snapshots(contacts.n_nodes, contacts.edges)
+    times = contacts.times
     for end_at, group in observed.groupby("snapshot_end", sort=True):
         upto = int(np.searchsorted(times, np.datetime64(end_at.tz_localize(None), "ns")))
-        targets = group["node"].to_numpy(int)
-        k, d = snapshot(upto, member_mask, targets)
+        targets = group["node"].to_numpy(np.int64)
+        k, d = snapshot(upto, contacts.member_mask, targets)
         core_number.loc[group.index] = k
         distance.loc[group.index] = d
     members = newcomers[["member_id", "cohort", "joined_at", "snapshot_end", "observed"]].copy()
