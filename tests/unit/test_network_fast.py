@@ -297,3 +297,23 @@ def test_overview_matches_network_overview_on_tiny(tiny_tables, tmp_path):
         assert abs(getattr(ours, name) - getattr(ref, name)) < TOL, name
     assert list(ours.top["member_id"]) == list(ref.top["member_id"])
     np.testing.assert_allclose(ours.top["pagerank"], ref.top["pagerank"], atol=1e-5)
+
+
+def test_components_partition_equals_networkx(pair):
+    g, fg = pair
+    labels = fast.components(fg)
+    ours = {frozenset(fg.names[labels == c].tolist()) for c in np.unique(labels)}
+    if g.is_directed():
+        ref = {frozenset(c) for c in nx.weakly_connected_components(g)}
+    else:
+        ref = {frozenset(c) for c in nx.connected_components(g)}
+    assert ours == ref
+    assert fast.components(fg) is labels  # computed once per graph
+    # a graph split in pieces (staff removed) as well
+    sub = fg.subgraph(~fg.is_staff)
+    sub_labels = fast.components(sub)
+    ours = {frozenset(sub.names[sub_labels == c].tolist()) for c in np.unique(sub_labels)}
+    h = g.subgraph([v for v in g if not g.nodes[v]["is_staff"]])
+    cc = nx.weakly_connected_components(h) if h.is_directed() else nx.connected_components(h)
+    assert ours == {frozenset(c) for c in cc}
+    assert len(ours) > 1

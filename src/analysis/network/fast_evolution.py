@@ -5,9 +5,12 @@ Same definitions, same :class:`~analysis.network.evolution.NetworkEvolution` res
 docstring of :mod:`analysis.network.evolution` for what each column means); what changes is how
 they are computed:
 
-* the engine returns the month's edges as integer member numbers (one
-  :func:`~analysis.network.fast_graph._indexed_exprs` query, the ids sorted as the networkx path
-  sorts them), not two id strings per edge;
+* the engine returns the month's edges as integer member numbers (the members table numbered by
+  ``dense_rank()`` of ``member_id``, joined to the monthly edges; every reply's author is a
+  member by the schema's referential check), not two id strings per edge; the vertices are in
+  member-id order as Python sorts them (renumbered if the engine's collation differs);
+* each month's vertices are found by marking a boolean array, its edges renumbered through a
+  lookup array (no sort or search over the ends);
 * each month is a :class:`~analysis.network.fast_graph.FastGraph`: weak components and the
   staff-removal components by igraph (:func:`~analysis.network.fast_brokers.fast_graph_dependency`),
   the innermost non-staff core by igraph ``coreness`` (Batagelj & Zaveršnik 2003, equal to
@@ -36,7 +39,7 @@ from analysis.network.evolution import (
     monthly_reply_edges_expr,
 )
 from analysis.network.fast_brokers import fast_graph_dependency
-from analysis.network.fast_graph import FastGraph, _from_indices, _indexed_exprs
+from analysis.network.fast_graph import FastGraph, _from_indices
 from analysis.network.fast_metrics import components
 
 __all__ = ["fast_network_evolution"]
@@ -50,9 +53,16 @@ def _month_row(
     dst: np.ndarray,
     weight: np.ndarray,
 ) -> tuple[dict[str, Any], set[str]]:
-    """The figures of one month from its edges (global member numbers) and the core."""
-    ends = np.unique(np.concatenate([src, dst]))
-    ends = ends[~bot[ends]]  # bots dropped; members whose only partner was a bot stay
+    """The figures of one month from its edges (global member numbers) and the core.
+
+    The month's vertices are its edge ends without bots, in global (member-id) order, found by
+    marking a boolean array (no sort of the ends); edges are renumbered through a lookup array.
+    """
+    mark = np.zeros(len(names), dtype=bool)
+    mark[src] = True
+    mark[dst] = True
+    mark &= ~bot  # bots dropped; members whose only partner was a bot stay
+    ends = np.flatnonzero(mark)
     keep = ~bot[src] & ~bot[dst]
     src, dst, weight = src[keep], dst[keep], weight[keep]
     n, m = len(ends), len(src)
@@ -61,10 +71,12 @@ def _month_row(
         nan = float("nan")
         row.update(density=nan, reciprocity=nan, giant_share=nan, staff_dependency=nan)
         return row, set()
+    local = np.full(len(names), -1, dtype=np.int64)
+    local[ends] = np.arange(n)
     graph = _from_indices(
         names[ends],
-        np.searchsorted(ends, src),
-        np.searchsorted(ends, dst),
+        local[src],
+        local[dst],
         weight.astype(float),
         True,
         staff[ends],
@@ -82,7 +94,11 @@ def _core(und: FastGraph) -> set[str]:
     """:func:`analysis.network.integration.innermost_core` with staff excluded."""
     if und.n_edges == 0:
         return set()
-    core = np.asarray(und.igraph.coreness(), dtype=np.int64)
+    import igraph as ig
+
+    # the structure alone (no names, flags or weights): coreness needs nothing else
+    edges = list(zip(und.src.tolist(), und.dst.tolist(), strict=True))
+    core = np.asarray(ig.Graph(n=und.n_nodes, edges=edges).coreness(), dtype=np.int64)
     eligible = ~und.is_staff
     if not eligible.any():
         return set()
@@ -104,18 +120,32 @@ def fast_network_evolution(
     include_inferred : bool
         Count inferred replies too (default: explicit reply links only).
     """
+    import ibis
+
     expr = monthly_reply_edges_expr(community, include_inferred=include_inferred)
-    nodes_expr, indexed_expr = _indexed_exprs(community, expr, keep=("month",))
-    nodes = community.execute(nodes_expr.order_by("idx"))
-    edges = community.execute(indexed_expr)
+    people = community.members.select("member_id", "is_staff", "is_bot")
+    numbered = people.mutate(idx=ibis.dense_rank().over(order_by=people.member_id))
+    s_nodes = numbered.select(s_id=numbered.member_id, src=numbered.idx)
+    t_nodes = numbered.select(t_id=numbered.member_id, dst=numbered.idx)
+    indexed = (
+        expr.join(s_nodes, expr.source == s_nodes.s_id)
+        .join(t_nodes, expr.target == t_nodes.t_id)
+        .select("src", "dst", "weight", "month")
+    )
+    nodes = community.execute(numbered.order_by("idx")).drop_duplicates("idx")
+    edges = community.execute(indexed)
     names = nodes["member_id"].to_numpy(dtype=object)
     position = nodes["idx"].to_numpy(dtype=np.int64)
-    order = np.argsort(names, kind="stable") if len(names) else np.zeros(0, dtype=np.int64)
-    # vertex numbers in member-id order as Python sorts (whatever the engine's collation)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
     lookup = np.full(int(position.max()) + 1 if len(position) else 0, -1, dtype=np.int64)
-    lookup[position] = rank
+    if len(names) and (names[1:] > names[:-1]).all():
+        lookup[position] = np.arange(len(names))  # the engine sorted as Python sorts
+        order = np.arange(len(names))
+    else:
+        # vertex numbers in member-id order as Python sorts (whatever the engine's collation)
+        order = np.argsort(names, kind="stable")
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        lookup[position] = rank
     names = names[order]
     staff = nodes["is_staff"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]
     bot = nodes["is_bot"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]

@@ -116,10 +116,31 @@ def _triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
 
 
 def components(graph: FastGraph) -> np.ndarray:
-    """Weakly connected component label of every vertex (igraph ``connected_components``)."""
-    if graph.n_nodes == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(graph.igraph.connected_components(mode="weak").membership, dtype=np.int64)
+    """Weakly connected component label of every vertex (computed once per graph).
+
+    By ``scipy.sparse.csgraph.connected_components(directed=False)`` on the edge arrays, so no
+    igraph object is built for it (the monthly graphs of the evolution and the staff-removed
+    graphs of the dependency need only their components). Labels are arbitrary integers
+    ``0 … c−1``; every caller uses only which vertices share a label (the partition equals
+    igraph ``connected_components(mode="weak")`` and networkx ``weakly_connected_components``,
+    tested).
+    """
+    cached = graph._cache.get("components")
+    if cached is not None:
+        return cached
+    n = graph.n_nodes
+    if n == 0:
+        labels = np.zeros(0, dtype=np.int64)
+    else:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        ones = np.ones(graph.n_edges, dtype=bool)
+        matrix = coo_matrix((ones, (graph.src, graph.dst)), shape=(n, n)).tocsr()
+        _, found = connected_components(matrix, directed=False)
+        labels = found.astype(np.int64)
+    graph._cache["components"] = labels
+    return labels
 
 
 def _clustering(
