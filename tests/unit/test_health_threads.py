@@ -387,3 +387,43 @@ def test_skewed_replies_counted_at_every_depth():
     assert row["max_depth"] == 3
     # without staff, "4" is not a counted reply: one skewed reply left
     assert thread_table(c, include_staff=False).iloc[0]["n_skewed_replies"] == 1
+
+
+def test_first_responder_tie_with_the_authors_own_reply():
+    # the author's own reply "2" is at the first response's second and has the smallest id:
+    # it is not a response, so "b" (message "5") answers before "s" (message "7")
+    c = _community(
+        MEMBERS,
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "a", "2024-01-01 10:07", "1"),
+            ("7", "s", "2024-01-01 10:07", "1"),
+            ("5", "b", "2024-01-01 10:07", "2"),
+        ],
+    )
+    row = thread_table(c).iloc[0]
+    assert row["first_responder_id"] == "b"
+    assert row["response_seconds"] == 7 * 60
+
+
+def test_included_messages_are_stored_once_and_equal_the_expression():
+    from analysis.health.thread_table import included_messages, shared_included_messages
+
+    c = _community(
+        MEMBERS,
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "s", "2024-01-01 10:07", "1"),
+            ("3", "b", "2024-01-01 10:09", "2"),
+        ],
+    )
+    for staff in (True, False):
+        stored = shared_included_messages(c, include_staff=staff)
+        assert shared_included_messages(c, include_staff=staff) is stored  # memoised
+        expr = included_messages(c, include_staff=staff)
+        assert stored.schema() == expr.schema()  # timestamps keep their type (unions need it)
+        key = ["message_id"]
+        got = c.execute(stored).sort_values(key, ignore_index=True)
+        want = c.execute(expr).sort_values(key, ignore_index=True)
+        pd.testing.assert_frame_equal(got, want)
+        assert set(got["message_id"]) == ({"1", "2", "3"} if staff else {"1", "3"})

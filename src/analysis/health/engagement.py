@@ -33,7 +33,7 @@ from analysis.health.periods import (
     period_index,
     period_start_expr,
 )
-from analysis.health.thread_table import included_messages
+from analysis.health.thread_table import shared_included_messages
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]
@@ -64,7 +64,9 @@ def engagement_per_root_expr(
     check_period(period)
     seconds = _window_seconds(window)
     members = members_included(community, include_staff=include_staff, include_bots=include_bots)
-    msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
+    msgs = shared_included_messages(
+        community, include_staff=include_staff, include_bots=include_bots
+    )
     roots = msgs.filter(msgs.reply_to_id.isnull()).select(
         root_id=msgs.message_id,
         created_at=msgs.created_at,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.periods import epoch_seconds
-from analysis.health.thread_table import included_messages
+from analysis.health.thread_table import shared_included_messages
 
 __all__ = ["sessions_expr"]
 
@@ -42,7 +42,9 @@ def sessions_expr(
     gap_s = int(pd.Timedelta(gap).total_seconds())
     if gap_s <= 0:
         raise ValueError(f"gap {gap!r} must be positive, e.g. '30min'")
-    msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
+    msgs = shared_included_messages(
+        community, include_staff=include_staff, include_bots=include_bots
+    )
     # ordered by time only: messages at the same time have gap 0 to each other, so only the
     # first of them can start a session and every order of the ties gives the same sessions
     m = msgs.mutate(t=epoch_seconds(msgs.created_at))

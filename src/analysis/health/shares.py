@@ -27,7 +27,7 @@ from analysis.health.period_results import (
 )
 from analysis.health.periods import Period, check_period, data_periods, period_start_expr
 from analysis.health.thread_queries import thread_channels, thread_counts
-from analysis.health.thread_table import included_messages
+from analysis.health.thread_table import shared_included_messages
 from analysis.results import Result
 
 __all__ = [
@@ -233,7 +233,7 @@ def member_to_member_expr(
 ) -> Any:
     """Per period (× channel): ``numerator`` and ``denominator`` of
     :func:`member_to_member_share`, aggregated on the engine."""
-    msgs = included_messages(community, include_staff=True, include_bots=include_bots)
+    msgs = shared_included_messages(community, include_staff=True, include_bots=include_bots)
     replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
     parents = msgs.select(p_id=msgs.message_id, p_member=msgs.member_id, p_staff=msgs.is_staff)
     j = replies.inner_join(parents, replies.reply_to_id == parents.p_id)

@@ -67,6 +67,7 @@ from analysis.health.reply_depth import reply_depth_table
 
 __all__ = [
     "included_messages",
+    "shared_included_messages",
     "missing_root_threads_expr",
     "reply_depths",
     "shared_thread_table",
@@ -75,6 +76,21 @@ __all__ = [
     "thread_table_expr",
     "threads_with_depth",
 ]
+
+
+@ibis.udf.agg.builtin(name="min_by")
+def _min_by_str(arg: str, key: str) -> str:
+    """The ``arg`` of the row with the smallest ``key`` (DuckDB ``arg_min``, Spark ``min_by``).
+
+    ibis's own ``argmin`` compiles to ``FIRST(arg ORDER BY key)`` on DuckDB, an ordered
+    aggregate that sorts every group; ``arg_min`` is a plain aggregate. Keys here are unique
+    (message ids), so both give the same row.
+    """
+
+
+@ibis.udf.agg.builtin(name="min_by")
+def _min_by_bool(arg: bool, key: str) -> bool:
+    """:func:`_min_by_str` for a boolean ``arg``."""
 
 
 def included_messages(
@@ -113,10 +129,33 @@ def included_messages(
     )
 
 
+def shared_included_messages(
+    community: Community, *, include_staff: bool = True, include_bots: bool = False
+) -> Any:
+    """:func:`included_messages` materialised on the engine, once per community and options.
+
+    The thread table, engagement, sessions and the member-to-member share all start from the
+    included messages; storing them once (as :mod:`analysis.health.engine_cache` stores the
+    thread table) saves each of them a scan of the messages, the filter and the two joins with
+    the excluded and staff ids. Column types are those of :func:`included_messages` (a stored
+    DuckDB table reports its timestamps with an explicit precision; ``created_at`` is cast back
+    so unions with other tables' timestamps keep one type).
+    """
+
+    def build() -> Any:
+        expr = included_messages(community, include_staff=include_staff, include_bots=include_bots)
+        stored = materialise(community, expr)
+        return stored.mutate(created_at=stored.created_at.cast(expr.created_at.type()))
+
+    return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
+
+
 def _roots_and_replies(
     community: Community, include_staff: bool, include_bots: bool, reply_sources: Sequence[str]
 ) -> tuple[Any, Any]:
-    msgs = included_messages(community, include_staff=include_staff, include_bots=include_bots)
+    msgs = shared_included_messages(
+        community, include_staff=include_staff, include_bots=include_bots
+    )
     roots = msgs.filter(msgs.reply_to_id.isnull())
     replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
     return roots, replies
@@ -184,6 +223,7 @@ def thread_table_expr(
     per_replier = tr.group_by(["thread_id", "member_id"]).aggregate(
         n=tr.count(),
         is_author=(tr.member_id == tr.root_member_id).cast("int64").max(),
+        author=tr.root_member_id.max(),
         first_at=tr.created_at.min(),
         last_at=tr.created_at.max(),
     )
@@ -192,23 +232,27 @@ def thread_table_expr(
         n_replies=pr.n.sum(),
         repliers=pr.count(),
         author_replied=pr.is_author.max(),
+        author=pr.author.max(),
         first_reply_at=pr.first_at.min(),
         last_reply_at=pr.last_at.max(),
         first_response_at=pr.first_at.min(where=pr.is_author == 0),
     )
     # first response: earliest reply by someone other than the root's author; among replies at
-    # that time, the one with the smallest message_id (an aggregate, not a window over threads)
-    starts = sizes.select(f_tid=sizes.thread_id, f_at=sizes.first_response_at)
-    tied = tr.inner_join(
+    # that time, the one with the smallest message_id (``min_by``, an aggregate, not a window)
+    starts = sizes.filter(sizes.first_response_at.notnull())
+    starts = starts.select(
+        f_tid=starts.thread_id, f_at=starts.first_response_at, f_by=starts.author
+    )
+    tied = replies.inner_join(
         starts,
-        (tr.thread_id == starts.f_tid)
-        & (tr.created_at == starts.f_at)
-        & (tr.member_id != tr.root_member_id),
+        (replies.thread_id == starts.f_tid)
+        & (replies.created_at == starts.f_at)
+        & (replies.member_id != starts.f_by),
     )
     first = tied.group_by(f_thread_id=tied.thread_id).aggregate(
         first_response_at=tied.created_at.min(),
-        first_responder_id=tied.member_id.argmin(tied.message_id),
-        first_responder_is_staff=tied.is_staff.argmin(tied.message_id),
+        first_responder_id=_min_by_str(tied.member_id, tied.message_id),
+        first_responder_is_staff=_min_by_bool(tied.is_staff, tied.message_id),
     )
 
     # replies earlier than their parent, counted per thread: a direct reply's parent is the
