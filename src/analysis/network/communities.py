@@ -265,6 +265,10 @@ class CommunityStability(Result):
         every time). NaN with fewer than two seeds.
     best_seed : int
         The seed with the highest modularity (smallest seed on ties).
+    method : str
+        How the runs were made when the caller departs from the defaults (the study's igraph
+        path at scale runs fewer seeds and says so here, :func:`analysis.network.fast.
+        stability_seeds`); empty otherwise. Appended to :meth:`summary`.
     """
 
     seeds: tuple[int, ...]
@@ -272,6 +276,7 @@ class CommunityStability(Result):
     ari_mean: float
     ari_min: float
     best_seed: int
+    method: str = ""
     title: str = "Community stability"
 
     def to_frame(self) -> pd.DataFrame:
@@ -287,11 +292,12 @@ class CommunityStability(Result):
             if self.ari_mean >= 0.7
             else "unstable: read single groups with caution"
         )
-        return (
+        text = (
             f"Across {len(self.seeds)} random seeds the partitions agree with adjusted Rand index "
             f"{self.ari_mean:.2f} on average (lowest {self.ari_min:.2f}); the grouping is "
             f"{verdict}. Modularity ranges {min(self.modularity):.3f}–{max(self.modularity):.3f}."
         )
+        return f"{text} {self.method}" if self.method else text
 
     def plot(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
@@ -308,13 +314,16 @@ class CommunityStability(Result):
         def num(x: float) -> float | None:
             return None if np.isnan(x) else float(x)
 
-        return {
+        out = {
             "seeds": list(self.seeds),
             "modularity": [float(m) for m in self.modularity],
             "ari_mean": num(self.ari_mean),
             "ari_min": num(self.ari_min),
             "best_seed": self.best_seed,
         }
+        if self.method:
+            out["method"] = self.method
+        return out
 
 
 def community_stability(
@@ -339,9 +348,10 @@ def community_stability(
 
 
 def stability_result(
-    seeds: tuple[int, ...], modularity: tuple[float, ...], aris: list[float]
+    seeds: tuple[int, ...], modularity: tuple[float, ...], aris: list[float], method: str = ""
 ) -> CommunityStability:
-    """:class:`CommunityStability` from the seeds' modularities and the pairwise ARIs."""
+    """:class:`CommunityStability` from the seeds' modularities and the pairwise ARIs
+    (``method``: :attr:`CommunityStability.method`)."""
     best = seeds[int(np.argmax(modularity))] if seeds else 0
     return CommunityStability(
         seeds=seeds,
@@ -349,6 +359,7 @@ def stability_result(
         ari_mean=float(np.mean(aris)) if aris else float("nan"),
         ari_min=float(np.min(aris)) if aris else float("nan"),
         best_seed=best,
+        method=method,
     )
 
 

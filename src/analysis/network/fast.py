@@ -67,6 +67,12 @@ from analysis.network.reply import NetworkOverview
 
 __all__ = [
     "AUTO_MAX_EDGES",
+    "STABILITY_SCALE_EDGES",
+    "STABILITY_SEEDS",
+    "STABILITY_SEEDS_AT_SCALE",
+    "PendingNetworkMetrics",
+    "start_network_metrics",
+    "stability_seeds",
     "LEIDEN_ITERATIONS",
     "AUTO_MAX_NODES",
     "PARALLEL_MIN_EDGES",
@@ -145,11 +151,8 @@ def fast_overview(graph: FastGraph, *, top_n: int = 10) -> NetworkOverview:
             "is_staff": graph.is_staff.astype(bool),
         }
     )
-    top = (
-        frame.sort_values(["pagerank", "member_id"], ascending=[False, True])
-        .head(top_n)
-        .reset_index(drop=True)
-    )
+    # by PageRank, ties by member id (= vertex order): an integer sort of the top only
+    top = frame.iloc[np.lexsort((np.arange(n), -rank))[:top_n]].reset_index(drop=True)
     total = float(graph.weight.sum())
     staff_weight = float(graph.weight[graph.is_staff[graph.src] | graph.is_staff[graph.dst]].sum())
     m = graph.n_edges
@@ -174,6 +177,182 @@ PARALLEL_MIN_EDGES = 200_000
 PROCESSES = min(2, os.cpu_count() or 1)
 
 
+#: From this many (directed) edges the study's stability check runs Leiden with
+#: :data:`STABILITY_SEEDS_AT_SCALE` only (≈ 25 CPU s per run at 6.8M edges) ...
+STABILITY_SCALE_EDGES = 2_000_000
+#: ... two runs, so one adjusted Rand index: still "stability across seeds", at half the cost.
+STABILITY_SEEDS_AT_SCALE = (0, 1)
+#: Below that, the default seeds of the stability check.
+STABILITY_SEEDS = (0, 1, 2, 3)
+
+
+def stability_seeds(n_edges: int) -> tuple[int, ...]:
+    """Default Leiden seeds of the study's stability check for a graph of ``n_edges`` edges:
+    :data:`STABILITY_SEEDS`, or :data:`STABILITY_SEEDS_AT_SCALE` from
+    :data:`STABILITY_SCALE_EDGES` edges on."""
+    return STABILITY_SEEDS_AT_SCALE if n_edges >= STABILITY_SCALE_EDGES else STABILITY_SEEDS
+
+
+def _stability_method(seeds: tuple[int, ...], n_edges: int) -> str:
+    if seeds != STABILITY_SEEDS_AT_SCALE or n_edges < STABILITY_SCALE_EDGES:
+        return ""
+    return (
+        f"{len(seeds)} Leiden runs (seeds {', '.join(map(str, seeds))}, {LEIDEN_ITERATIONS} "
+        f"iterations each): on a graph of {n_edges:,} edges (from {STABILITY_SCALE_EDGES:,} on) "
+        f"the study runs two seeds instead of {len(STABILITY_SEEDS)}, so the agreement is one "
+        "adjusted Rand index between two runs."
+    )
+
+
+class PendingNetworkMetrics:
+    """The study's graph metrics on one :class:`FastGraph`, with the Leiden runs and the
+    betweenness pivots already running in forked workers (:class:`fast_lanes.GraphLanes`).
+
+    Made by :func:`start_network_metrics`; :meth:`finish` computes the rest in this process,
+    collects the workers' results and returns the dict of :func:`fast_network_metrics`. Between
+    the two the caller is free to run its engine queries.
+    """
+
+    def __init__(
+        self,
+        graph: FastGraph,
+        *,
+        top_n: int,
+        seeds: tuple[int, ...],
+        k: int | str,
+        n_iterations: int,
+        processes: int,
+        stability_method: str = "",
+        exact_max_nodes: int = 5000,
+    ) -> None:
+        from analysis.network.fast_betweenness import pivot_plan
+        from analysis.network.fast_lanes import GraphLanes, LeidenTask, PivotTask
+
+        self.graph, self.top_n, self.seeds = graph, top_n, seeds
+        self.n_iterations, self.stability_method = n_iterations, stability_method
+        self.und = graph.undirected()
+        nb = graph.without_bots()
+        self.nb_und = nb.undirected()
+        self.plan = pivot_plan(self.nb_und, exact_max_nodes=exact_max_nodes, k=k, seed=0)
+        tasks: dict[Any, Any] = {}
+        for s in dict.fromkeys((0, *seeds)):
+            tasks[("leiden", s)] = LeidenTask(self.und, s, n_iterations)
+        if nb is not graph:
+            tasks[("leiden_nb", 0)] = LeidenTask(self.nb_und, 0, n_iterations)
+        for b, group in enumerate(self.plan.groups if self.plan.n >= 3 else []):
+            tasks[("pivots", b)] = PivotTask(self.nb_und, group)
+        self.lanes = GraphLanes(tasks, processes)
+        #: the graph part of staff dependency, ready for the engine part of the caller
+        self.dependency = fast_graph_dependency(graph)
+
+    def _communities(self, und: FastGraph, key: Any) -> tuple[Any, np.ndarray]:
+        from analysis.network.communities import Communities
+
+        labels, modularity = self.lanes.get(key)
+        order = np.lexsort((np.arange(len(labels)), labels))
+        partition = dict(zip(und.names[order].tolist(), labels[order].tolist(), strict=True))
+        sizes = np.bincount(labels) if len(labels) else np.array([], dtype=int)
+        communities = Communities(
+            partition=partition,
+            modularity=float(modularity),
+            resolution=1.0,
+            seed=int(key[1]),
+            method="leiden",
+            sizes=tuple(int(x) for x in sizes),
+        )
+        return communities, labels
+
+    def finish(self) -> dict[str, Any]:
+        """Every metric (keys of :func:`fast_network_metrics`); waits for the workers."""
+        from analysis.network.communities import stability_result
+        from analysis.network.fast_betweenness import betweenness_from_raws
+        from analysis.network.fast_stability import ari
+
+        graph = self.graph
+        try:
+            out: dict[str, Any] = {
+                "overview": fast_overview(graph, top_n=self.top_n),
+                "structure": fast_structure(graph),
+                "core": fast_core_members(graph),
+                "dependency": self.dependency,
+            }
+            if self.nb_und.n_edges:
+                triangles(self.nb_und)  # cached for the constraint of the broker ranking
+            communities, labels = self._communities(self.und, ("leiden", 0))
+            if ("leiden_nb", 0) in self.lanes._tasks:
+                broker_parts, broker_labels = self._communities(self.nb_und, ("leiden_nb", 0))
+            else:
+                broker_parts, broker_labels = communities, labels
+            runs = {0: (labels, communities.modularity)}
+            for s in self.seeds:
+                if s not in runs:
+                    runs[s] = self.lanes.get(("leiden", s))
+            seeds = self.seeds
+            pairs = [
+                ari(runs[a][0], runs[b][0]) for i, a in enumerate(seeds) for b in seeds[i + 1 :]
+            ]
+            stability = stability_result(
+                seeds,
+                tuple(float(runs[s][1]) for s in seeds),
+                pairs,
+                method=self.stability_method,
+            )
+            plan = self.plan
+            raws = [self.lanes.get(("pivots", b)) for b in range(len(plan.groups))]
+            between = betweenness_from_raws(self.nb_und, plan, raws)
+        finally:
+            self.lanes.close()
+        out.update(
+            communities=communities,
+            stability=stability,
+            brokers=fast_broker_ranking(
+                graph,
+                top_n=self.top_n,
+                k=plan.k,
+                communities=broker_parts,
+                labels=broker_labels,
+                betweenness=between,
+            ),
+        )
+        return out
+
+
+def start_network_metrics(
+    graph: FastGraph,
+    *,
+    top_n: int = 10,
+    seeds: Any = None,
+    k: int | str = "auto",
+    n_iterations: int = LEIDEN_ITERATIONS,
+    processes: int | None = None,
+    exact_max_nodes: int = 5000,
+) -> PendingNetworkMetrics:
+    """Start :func:`fast_network_metrics`: the Leiden runs (the stability seeds and, with bots,
+    the brokers' seed-0 run on the bot-free graph) and the betweenness pivot groups go to
+    ``processes`` forked workers now (default :data:`PROCESSES` from
+    :data:`PARALLEL_MIN_EDGES` edges on, else 1: in this process, when asked); the rest is
+    computed by :meth:`PendingNetworkMetrics.finish`. ``seeds=None``:
+    :func:`stability_seeds` of the graph's edges (the reduced set is then stated in the
+    stability result's ``method``). ``exact_max_nodes``: exact betweenness up to this many
+    nodes (:func:`~analysis.network.fast_betweenness.fast_betweenness`)."""
+    if processes is None:
+        processes = PROCESSES if graph.n_edges >= PARALLEL_MIN_EDGES else 1
+    method = ""
+    if seeds is None:
+        seeds = stability_seeds(graph.n_edges)
+        method = _stability_method(seeds, graph.n_edges)
+    return PendingNetworkMetrics(
+        graph,
+        top_n=top_n,
+        seeds=tuple(int(s) for s in seeds),
+        k=k,
+        n_iterations=n_iterations,
+        processes=processes,
+        stability_method=method,
+        exact_max_nodes=exact_max_nodes,
+    )
+
+
 def fast_network_metrics(
     graph: FastGraph,
     *,
@@ -190,33 +369,10 @@ def fast_network_metrics(
     ``n_iterations`` iterations (:data:`LEIDEN_ITERATIONS`; ``-1`` = until nothing changes);
     its seed-0 run is made once and reused by the stability check and, when there are no bots
     (the same undirected graph), by the brokers. ``k``: betweenness pivots (``"auto"``:
-    :func:`analysis.network.fast_betweenness.auto_pivots`). ``processes``: forked processes for
-    the stability seeds and the pivots (default :data:`PROCESSES` from
-    :data:`PARALLEL_MIN_EDGES` edges on, else 1).
+    :func:`analysis.network.fast_betweenness.auto_pivots`, seed 0). ``seeds``: of the stability
+    check (``None``: :func:`stability_seeds`). ``processes``: forked workers for the Leiden runs
+    and the pivot groups (:func:`start_network_metrics`); the results do not depend on it.
     """
-    if processes is None:
-        processes = PROCESSES if graph.n_edges >= PARALLEL_MIN_EDGES else 1
-    communities = fast_leiden(graph, seed=0, n_iterations=n_iterations)
-    nb = graph.without_bots()
-    if nb is graph:
-        broker_parts = communities
-    else:
-        broker_parts = fast_leiden(nb.undirected(), seed=0, n_iterations=n_iterations)
-    stability = fast_community_stability(
-        graph,
-        seeds=seeds,
-        n_iterations=n_iterations,
-        known={0: communities},
-        processes=processes,
-    )
-    return {
-        "overview": fast_overview(graph, top_n=top_n),
-        "structure": fast_structure(graph),
-        "core": fast_core_members(graph),
-        "communities": communities,
-        "stability": stability,
-        "brokers": fast_broker_ranking(
-            graph, top_n=top_n, k=k, communities=broker_parts, processes=processes
-        ),
-        "dependency": fast_graph_dependency(graph),
-    }
+    return start_network_metrics(
+        graph, top_n=top_n, seeds=seeds, k=k, n_iterations=n_iterations, processes=processes
+    ).finish()

@@ -47,6 +47,7 @@ Limits of the stated error (measured, ``tests/validation/test_network_fast_betwe
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +58,10 @@ from analysis.network.fast_graph import FastGraph
 
 __all__ = [
     "MAX_PIVOTS",
+    "PivotPlan",
+    "betweenness_from_raws",
+    "group_raw",
+    "pivot_plan",
     "MIN_PIVOTS",
     "PIVOT_EDGE_BUDGET",
     "auto_pivots",
@@ -83,9 +88,7 @@ def auto_pivots(n_edges: int) -> int:
 
 
 def _groups_raw(g: Any, directed: bool, groups: list[list[int]]) -> list[np.ndarray]:
-    return [
-        np.asarray(g.betweenness(directed=directed, sources=grp), dtype=float) for grp in groups
-    ]
+    return [group_raw(g, directed, grp) for grp in groups]
 
 
 def _forked_groups(groups: list[list[int]]) -> list[np.ndarray]:
@@ -126,6 +129,82 @@ def _batch_stderr(raws: list[np.ndarray], sizes: np.ndarray, n: int, scale: floa
     return scale * np.sqrt(k * s2 * max(1.0 - k / n, 0.0))
 
 
+@dataclass(frozen=True)
+class PivotPlan:
+    """What :func:`fast_betweenness` computes: exact (all sources, one group ``None``) or the
+    pivot groups of the sample (``groups[b]`` = the pivots of batch *b*)."""
+
+    n: int
+    k: int
+    seed: int
+    exact: bool
+    directed: bool
+    pivots: list[int]
+    groups: list[list[int] | None]
+
+
+def pivot_plan(
+    und: FastGraph,
+    *,
+    exact_max_nodes: int = 5000,
+    k: int | Literal["auto"] = 500,
+    seed: int = 0,
+    batches: int = BATCHES,
+) -> PivotPlan:
+    """The sources of :func:`fast_betweenness` (same arguments), without computing anything."""
+    n = und.n_nodes
+    if k == "auto":
+        k = auto_pivots(und.n_edges)
+    k = int(k)
+    exact = n <= exact_max_nodes or k >= n
+    if n < 3:
+        return PivotPlan(n, k, seed, exact, und.directed, [], [])
+    if exact:
+        return PivotPlan(n, k, seed, True, und.directed, [], [None])
+    pivots = random.Random(seed).sample(range(n), k)
+    n_groups = max(1, min(int(batches), k))
+    groups: list[list[int] | None] = [pivots[b::n_groups] for b in range(n_groups)]
+    return PivotPlan(n, k, seed, False, und.directed, pivots, groups)
+
+
+def group_raw(g: Any, directed: bool, group: list[int] | None) -> np.ndarray:
+    """Summed dependencies from the sources ``group`` (all sources if ``None``): igraph
+    (subset) betweenness, unnormalised."""
+    if group is None:
+        return np.asarray(g.betweenness(directed=directed), dtype=float)
+    return np.asarray(g.betweenness(directed=directed, sources=group), dtype=float)
+
+
+def betweenness_from_raws(
+    und: FastGraph, plan: PivotPlan, raws: list[np.ndarray]
+) -> BetweennessEstimate:
+    """The estimate and its standard error from the raw sums of the plan's groups (in order)."""
+    n, k = plan.n, plan.k
+    stderr = None
+    factor = 1.0 if plan.directed else 2.0
+    if n < 3:
+        values = np.zeros(n)
+    elif plan.exact:
+        values = raws[0] * factor / ((n - 1) * (n - 2))
+    else:
+        raw = np.sum(raws, axis=0)
+        is_pivot = np.zeros(n, dtype=bool)
+        is_pivot[plan.pivots] = True
+        scale = np.where(
+            is_pivot,
+            factor / ((k - 1) * (n - 2)) if k > 1 else np.nan,
+            factor / (k * (n - 2)),
+        )
+        values = raw * scale
+        if len(plan.groups) >= 2:
+            sizes = np.asarray([len(grp or ()) for grp in plan.groups], dtype=float)
+            se = _batch_stderr(raws, sizes, n, factor / (k * (n - 2)))
+            stderr = pd.Series(se, index=und.names, dtype=float)
+    series = pd.Series(values, index=und.names, dtype=float)
+    exact = plan.exact
+    return BetweennessEstimate(series, exact, None if exact else k, plan.seed, "igraph", stderr)
+
+
 def fast_betweenness(
     und: FastGraph,
     *,
@@ -162,38 +241,13 @@ def fast_betweenness(
         ``method`` text that states ``k``, the seed and the median relative standard error of
         the top 20.
     """
-    n = und.n_nodes
-    directed = und.directed
-    if k == "auto":
-        k = auto_pivots(und.n_edges)
-    k = int(k)
-    exact = n <= exact_max_nodes or k >= n
-    stderr = None
-    if n < 3:
-        values = np.zeros(n)
+    plan = pivot_plan(und, exact_max_nodes=exact_max_nodes, k=k, seed=seed, batches=batches)
+    if plan.n < 3:
+        return betweenness_from_raws(und, plan, [])
+    g = und.igraph
+    if plan.exact:
+        raws = [group_raw(g, plan.directed, None)]
     else:
-        factor = 1.0 if directed else 2.0
-        g = und.igraph
-        if exact:
-            raw = np.asarray(g.betweenness(directed=directed), dtype=float)
-            values = raw * factor / ((n - 1) * (n - 2))
-        else:
-            pivots = random.Random(seed).sample(range(n), k)
-            n_groups = max(1, min(int(batches), k))
-            groups = [pivots[b::n_groups] for b in range(n_groups)]
-            raws = _pivot_groups(g, directed, groups, processes)
-            raw = np.sum(raws, axis=0)
-            is_pivot = np.zeros(n, dtype=bool)
-            is_pivot[pivots] = True
-            scale = np.where(
-                is_pivot,
-                factor / ((k - 1) * (n - 2)) if k > 1 else np.nan,
-                factor / (k * (n - 2)),
-            )
-            values = raw * scale
-            if n_groups >= 2:
-                sizes = np.asarray([len(grp) for grp in groups], dtype=float)
-                se = _batch_stderr(raws, sizes, n, factor / (k * (n - 2)))
-                stderr = pd.Series(se, index=und.names, dtype=float)
-    series = pd.Series(values, index=und.names, dtype=float)
-    return BetweennessEstimate(series, exact, None if exact else k, seed, "igraph", stderr)
+        groups = [grp for grp in plan.groups if grp is not None]
+        raws = _pivot_groups(g, plan.directed, groups, processes)
+    return betweenness_from_raws(und, plan, raws)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.network.brokers import BrokerRanking, _reasons
+from analysis.network.brokers import BetweennessEstimate, BrokerRanking, _reasons
 from analysis.network.fast_betweenness import fast_betweenness
 from analysis.network.fast_graph import FastGraph
 from analysis.network.fast_metrics import components, fast_leiden, triangles
@@ -42,51 +42,69 @@ __all__ = [
 
 
 def fast_constraint(und: FastGraph, tri: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Burt's constraint per vertex (module docstring); ``tri`` = :func:`triangles` output."""
-    n = und.n_nodes
+    """Burt's constraint per vertex (module docstring); ``tri`` = :func:`triangles` output.
+
+    Each undirected edge has two directed slots (``2e`` from its ``src``, ``2e + 1`` from its
+    ``dst``); every triangle adds its six indirect terms to their slots by ``numpy.bincount``.
+    """
+    n, m = und.n_nodes, und.n_edges
     s = und.strength()
     a, b, w = und.src, und.dst, und.weight
     with np.errstate(divide="ignore", invalid="ignore"):
         p_ab = w / s[a]  # p from a to b
         p_ba = w / s[b]
-    ind_ab = np.zeros(und.n_edges)
-    ind_ba = np.zeros(und.n_edges)
+    indirect = np.zeros(2 * m)
     nodes, edges = triangles(und) if tri is None else tri
-
-    def p(edge: np.ndarray, frm: np.ndarray) -> np.ndarray:
-        return np.where(a[edge] == frm, p_ab[edge], p_ba[edge])
-
-    def add(edge: np.ndarray, frm: np.ndarray, value: np.ndarray) -> None:
-        forward = a[edge] == frm
-        np.add.at(ind_ab, edge[forward], value[forward])
-        np.add.at(ind_ba, edge[~forward], value[~forward])
-
     if len(nodes):
-        u, v, x = nodes[:, 0], nodes[:, 1], nodes[:, 2]
+        u, v = nodes[:, 0], nodes[:, 1]
         uv, ux, vx = edges[:, 0], edges[:, 1], edges[:, 2]
-        add(uv, u, p(ux, u) * p(vx, x))  # i=u, j=v, q=x
-        add(ux, u, p(uv, u) * p(vx, v))  # i=u, j=x, q=v
-        add(uv, v, p(vx, v) * p(ux, x))  # i=v, j=u, q=x
-        add(vx, v, p(uv, v) * p(ux, u))  # i=v, j=x, q=u
-        add(ux, x, p(vx, x) * p(uv, v))  # i=x, j=u, q=v
-        add(vx, x, p(ux, x) * p(uv, u))  # i=x, j=v, q=u
+        # f_e: edge e is stored from the triangle's first-named endpoint (u for uv and ux, v for vx)
+        f_uv, f_ux, f_vx = a[uv] == u, a[ux] == u, a[vx] == v
+        del u, v
+
+        def both(e: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            ab, ba = p_ab[e], p_ba[e]
+            return np.where(f, ab, ba), np.where(f, ba, ab)
+
+        p_uv_u, p_uv_v = both(uv, f_uv)
+        p_ux_u, p_ux_x = both(ux, f_ux)
+        p_vx_v, p_vx_x = both(vx, f_vx)
+        terms = (
+            (uv, ~f_uv, p_ux_u * p_vx_x),  # i=u, j=v, q=x
+            (ux, ~f_ux, p_uv_u * p_vx_v),  # i=u, j=x, q=v
+            (uv, f_uv, p_vx_v * p_ux_x),  # i=v, j=u, q=x
+            (vx, ~f_vx, p_uv_v * p_ux_u),  # i=v, j=x, q=u
+            (ux, f_ux, p_vx_x * p_uv_v),  # i=x, j=u, q=v
+            (vx, f_vx, p_ux_x * p_uv_u),  # i=x, j=v, q=u
+        )
+        for edge, from_dst, value in terms:
+            indirect += np.bincount(2 * edge + from_dst, value, 2 * m)
+    ind_ab, ind_ba = indirect[0::2], indirect[1::2]
     c = np.bincount(a, (p_ab + ind_ab) ** 2, n) + np.bincount(b, (p_ba + ind_ba) ** 2, n)
     c[und.degree() == 0] = np.nan
     return c
 
 
-def fast_participation(und: FastGraph, labels: np.ndarray) -> np.ndarray:
+def _reach(und: FastGraph, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (vertex, neighbour's community) pairs: the vertex of each pair and how many of
+    the vertex's edge ends lead into that community."""
+    node = np.concatenate([und.src, und.dst])
+    other = labels[np.concatenate([und.dst, und.src])]
+    n_comm = int(labels.max()) + 1
+    pair, counts = np.unique(node * n_comm + other, return_counts=True)
+    return pair // n_comm, counts
+
+
+def fast_participation(
+    und: FastGraph, labels: np.ndarray, reach: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Guimerà–Amaral ``P_i = 1 − Σ_s (k_is / k_i)²`` with community labels per vertex
     (:func:`analysis.network.brokers.participation_coefficients`); NaN without neighbours."""
     n = und.n_nodes
     if und.n_edges == 0:
         return np.full(n, np.nan)
-    node = np.concatenate([und.src, und.dst])
-    other = labels[np.concatenate([und.dst, und.src])]
-    n_comm = int(labels.max()) + 1
-    pair, counts = np.unique(node * n_comm + other, return_counts=True)
-    owner = pair // n_comm
-    k_i = np.bincount(node, minlength=n).astype(float)
+    owner, counts = _reach(und, labels) if reach is None else reach
+    k_i = und.degree().astype(float)
     share2 = np.bincount(owner, (counts / k_i[owner]) ** 2, n)
     out = 1.0 - share2
     out[k_i == 0] = np.nan
@@ -110,9 +128,12 @@ def fast_cluster_bridges(
         bridges = fast_bridges(und)
     is_bridge = np.zeros(und.n_edges, dtype=bool)
     is_bridge[bridges] = True
-    cross = labels[und.src] != labels[und.dst]
-    a, b = und.src[cross], und.dst[cross]  # a < b as indices, so as member ids too
-    frame = pd.DataFrame(
+    cross = np.flatnonzero(labels[und.src] != labels[und.dst])
+    # heaviest first, then by the ids; src < dst as indices, so as member ids too (vertices are
+    # in member-id order): an integer sort gives the order of the id strings
+    cross = cross[np.lexsort((und.dst[cross], und.src[cross], -und.weight[cross]))]
+    a, b = und.src[cross], und.dst[cross]
+    return pd.DataFrame(
         {
             "member_a": und.names[a],
             "member_b": und.names[b],
@@ -122,9 +143,6 @@ def fast_cluster_bridges(
             "is_bridge": is_bridge[cross],
         }
     )
-    return frame.sort_values(
-        ["weight", "member_a", "member_b"], ascending=[False, True, True]
-    ).reset_index(drop=True)
 
 
 def fast_broker_ranking(
@@ -136,6 +154,8 @@ def fast_broker_ranking(
     seed: int = 0,
     communities: Any = None,
     processes: int = 1,
+    labels: np.ndarray | None = None,
+    betweenness: BetweennessEstimate | None = None,
 ) -> BrokerRanking:
     """:func:`analysis.network.brokers.broker_ranking` on a :class:`FastGraph` (bots dropped).
 
@@ -143,6 +163,10 @@ def fast_broker_ranking(
     (bots excluded) to reuse; by default Leiden with ``seed`` (see the module docstring).
     ``k``: betweenness pivots, or ``"auto"`` to size them by the number of edges;
     ``processes``: forked processes for the pivots (both :func:`fast_betweenness`).
+    ``labels``: ``communities`` as a label per vertex of the bot-free graph, if already known;
+    ``betweenness``: the :func:`fast_betweenness` estimate on that graph, if already computed
+    (the study's igraph path computes both in forked processes,
+    :mod:`analysis.network.fast_lanes`).
     """
     directed = graph.without_bots()
     und = directed.undirected()
@@ -163,17 +187,19 @@ def fast_broker_ranking(
         no_bridges = fast_cluster_bridges(und, np.zeros(und.n_nodes, dtype=np.int64))
         return BrokerRanking(und.n_nodes, 0, 0, 0.0, "exact", 0.0, 0, 0, empty, no_bridges, top_n)
     parts = communities if communities is not None else fast_leiden(und, seed=seed)
-    labels = np.asarray([parts.partition[v] for v in und.names.tolist()], dtype=np.int64)
-    between = fast_betweenness(
-        und, exact_max_nodes=exact_max_nodes, k=k, seed=seed, processes=processes
-    )
+    if labels is None:
+        labels = np.asarray([parts.partition[v] for v in und.names.tolist()], dtype=np.int64)
+    between = betweenness
+    if between is None:
+        between = fast_betweenness(
+            und, exact_max_nodes=exact_max_nodes, k=k, seed=seed, processes=processes
+        )
     tri = triangles(und)
     constraint = fast_constraint(und, tri)
-    participation = fast_participation(und, labels)
+    reach = _reach(und, labels)
+    participation = fast_participation(und, labels, reach)
     degree = und.degree()
-    ends = np.concatenate([und.src, und.dst])
-    reached = np.unique(ends * (labels.max() + 1) + labels[np.concatenate([und.dst, und.src])])
-    clusters_reached = np.bincount(reached // (labels.max() + 1), minlength=und.n_nodes)
+    clusters_reached = np.bincount(reach[0], minlength=und.n_nodes)
     frame = pd.DataFrame(
         {
             "member_id": und.names,
@@ -186,8 +212,9 @@ def fast_broker_ranking(
             "is_staff": und.is_staff.astype(bool),
         }
     )
-    frame = frame.sort_values(["betweenness", "member_id"], ascending=[False, True])
-    frame = frame.reset_index(drop=True)
+    # by betweenness, ties by member id (= vertex order): an integer sort, not a string sort
+    order = np.lexsort((np.arange(und.n_nodes), -frame["betweenness"].to_numpy()))
+    frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(1, "rank", np.arange(1, len(frame) + 1))
     bridge_ids = fast_bridges(und)
     bridges = fast_cluster_bridges(und, labels, bridge_ids)

@@ -23,7 +23,12 @@ from analysis.network.communities import community_stability, leiden_communities
 from analysis.network.core import core_members
 from analysis.network.dependency import staff_dependency
 from analysis.network.evolution import network_evolution
-from analysis.network.fast import GraphEngine, choose_engine, fast_network_metrics
+from analysis.network.fast import (
+    STABILITY_SEEDS,
+    GraphEngine,
+    choose_engine,
+    start_network_metrics,
+)
 from analysis.network.fast_evolution import fast_network_evolution
 from analysis.network.fast_graph import FastGraph, fast_reply_graph
 from analysis.network.integration import newcomer_integration
@@ -203,7 +208,7 @@ def network_study(
     start: Any = None,
     end: Any = None,
     top_n: int = 10,
-    seeds: Iterable[int] = range(4),
+    seeds: Iterable[int] | None = None,
     engine: GraphEngine = "auto",
 ) -> NetworkStudy:
     """Run the interaction network study on the reply graph of ``[start, end)``.
@@ -215,8 +220,11 @@ def network_study(
         UTC bounds of the messages considered (:meth:`Community.window`).
     top_n : int
         Members listed in rankings.
-    seeds : iterable of int
-        Seeds for the Leiden stability check (adjusted Rand index between runs).
+    seeds : iterable of int, optional
+        Seeds for the Leiden stability check (adjusted Rand index between runs). Default: 0–3;
+        on the igraph path from ``fast.STABILITY_SCALE_EDGES`` edges on, 0 and 1 only (each
+        Leiden run costs ≈ 25 CPU s at a million members), stated in the stability result's
+        ``method`` and summary (:func:`analysis.network.fast.stability_seeds`).
     engine : {"auto", "igraph", "networkx"}
         How the graph metrics (overview, structure, core, communities, stability, brokers, the
         graph part of staff dependency) are computed: ``"networkx"`` — the modules of this
@@ -232,15 +240,29 @@ def network_study(
         :func:`analysis.network.fast_evolution.fast_network_evolution`); ``"auto"`` — igraph when
         the reply graph has more than ``fast.AUTO_MAX_NODES`` nodes or ``fast.AUTO_MAX_EDGES``
         edges (:func:`analysis.network.fast.choose_engine`). Roles, newcomer integration,
-        evolution and ambassadors are engine queries plus their own code on either path.
+        evolution and ambassadors are engine queries plus their own code on either path; on the
+        igraph path the Leiden runs and the betweenness pivots run in forked worker processes
+        while roles, staff dependency, integration and evolution query the engine
+        (:mod:`analysis.network.fast_lanes`; the same results as one process, tested).
     """
     community = community.window(start, end)
-    seeds = tuple(seeds)
     fg = fast_reply_graph(community) if engine != "networkx" else None
     chosen = choose_engine(engine, fg.n_nodes, fg.n_edges) if fg is not None else "networkx"
     if chosen == "igraph":
         assert fg is not None
-        metrics = fast_network_metrics(fg, top_n=top_n, seeds=seeds)
+        # Leiden runs and betweenness pivots start in forked workers; the engine stages run
+        # here meanwhile (analysis.network.fast_lanes)
+        pending = start_network_metrics(
+            fg, top_n=top_n, seeds=None if seeds is None else tuple(seeds)
+        )
+        try:
+            roles = member_roles(community, top_n=top_n)
+            dependency = staff_dependency(community, graph_part=pending.dependency)
+            integration = newcomer_integration(community)
+            evolution = fast_network_evolution(community)
+            metrics = pending.finish()
+        finally:
+            pending.lanes.close()
         broker_ranking = metrics["brokers"]
         return NetworkStudy(
             overview=metrics["overview"],
@@ -249,14 +271,15 @@ def network_study(
             communities=metrics["communities"],
             stability=metrics["stability"],
             brokers=broker_ranking,
-            roles=member_roles(community, top_n=top_n),
-            dependency=staff_dependency(community, graph_part=metrics["dependency"]),
-            integration=newcomer_integration(community),
-            evolution=fast_network_evolution(community),
+            roles=roles,
+            dependency=dependency,
+            integration=integration,
+            evolution=evolution,
             graph=fg,
             ambassadors=ambassador_candidates(community, broker_ranking.members, top_n=top_n),
             engine="igraph",
         )
+    seeds = tuple(seeds) if seeds is not None else STABILITY_SEEDS
     graph = reply_graph(community)
     broker_ranking = brokers(community, top_n=top_n)
     return NetworkStudy(
