@@ -17,29 +17,32 @@ event of day ``d`` lies in it iff ``E_p − k ≤ d < E_p``, i.e. iff ``d < S_{p
     ``π(d) ≤ p ≤ π(d + k) − 1``.
 
 Every message is therefore summarised by the pair ``a = π(d)``, ``b = π(d + k)`` (``b = a + 1``
-with ``window_days=None``, when the window is the period itself). The pairs of every day of the
-data come from a small day table built in pandas with :mod:`analysis.health.periods` (one row per
-day between the first and the last message) and joined to the messages on the engine by the UTC
-day number ``⌊epoch seconds / 86400⌋``; the engine groups messages by ``(member_id, a, b)`` (a
-member writes on few days of a period, so there are far fewer groups than messages), maps members
-to integer codes, and only integer rows ``(code, what, a, b, n)`` come back. The windows are then
-a difference array over periods (``+n`` at ``a``, ``−n`` at ``b``) summed cumulatively in numpy.
-First responses are grouped the same way by their responder and time. A referral (a referred
-member joining on day ``d``) counts in every period ``p`` with ``d < E_p``; it comes back with its
-day number in ``a``.
+with ``window_days=None``, when the window is the period itself). ``π`` is computed on the engine
+from the integer UTC day ``d`` with the period ordinal of
+:func:`analysis.health.member_days.period_ordinal` (consecutive periods differ by 1) minus the
+ordinal of the first period; indexes past the last period are clipped when the windows are summed.
+The messages are read from the member-day table (:func:`analysis.health.member_days.member_days`:
+non-service messages per member and UTC day, already stored and shared by the member metrics), not
+from the messages: the engine groups member-days by ``(member_id, a, b)`` (a member writes on few
+days of a period, so there are far fewer groups than member-days), maps members to integer codes,
+and only integer rows ``(code, what, a, b, n)`` come back. The windows are then a difference array
+over periods (``+n`` at ``a``, ``−n`` at ``b``) summed cumulatively in numpy. First responses are
+grouped the same way by their responder and day. A referral (a referred member joining on day
+``d``) counts in every period ``p`` with ``d < E_p``; it comes back with its day number in ``a``.
 
-On DuckDB the day number is taken from ``epoch(ts)`` (no ICU calendar; fractional seconds are
-floored, so a time late on a day stays in that day), on other engines from ``epoch_seconds``.
+The day number of a first response or a join is ``⌊epoch seconds / 86400⌋``; on DuckDB taken from
+``epoch(ts)`` (no ICU calendar; fractional seconds are floored, so a time late on a day stays in
+that day), on other engines from ``epoch_seconds``. It equals the member-day table's ``day``.
 
 First responses on the engine
-    A member's first message is the smallest ``(created_at, message_id)`` among their non-service
-    messages: the earliest time ``t0`` is a ``MIN`` taken in the same aggregation as the message
-    counts (per ``(member_id, a, b)`` group, then per member), and the smallest ``message_id``
-    among the member's messages at ``t0`` breaks ties. The first response is the smallest
-    ``(created_at, message_id, member_id)`` (``MIN`` of a struct, compared field by field) among
-    the replies to it by another non-bot member. Bots are removed with anti-joins on the (few)
-    bot accounts, which equals keeping non-bot members because canonical tables guarantee every
-    ``messages.member_id`` is in ``members`` (:func:`analysis.schema.check_links`).
+    A member's first message (smallest ``(created_at, message_id)`` among their non-service
+    messages) and the direct replies to it by other members are the stored tables of
+    :mod:`analysis.health.first_messages`, shared with the newcomer metrics. The first response
+    is the smallest ``(created_at, message_id, member_id)`` (``MIN`` of a struct, compared field
+    by field) among the direct replies by another non-bot member to the first message of a
+    non-bot member. Bots are removed with anti-joins on the (few) bot accounts, which equals
+    keeping non-bot members because canonical tables guarantee every ``messages.member_id`` is in
+    ``members`` (:func:`analysis.schema.check_links`).
 
 Member codes
     ``row_number()`` over ``member_id`` of the members placed on the ladder, computed once on the
@@ -62,6 +65,8 @@ import pandas as pd
 from analysis.data import Community, utc_timestamp
 from analysis.health.activity import members_included
 from analysis.health.engine_cache import materialise
+from analysis.health.first_messages import first_replies
+from analysis.health.member_days import member_days, period_ordinal
 from analysis.health.periods import Period, period_end, period_floor, period_index
 
 __all__ = ["LadderCounts", "day_number_expr", "ladder_counts"]
@@ -119,27 +124,33 @@ class LadderCounts:
 # ------------------------------------------------------------------------------ the engine part
 
 
-def _day_table(
-    first: pd.Timestamp, last: pd.Timestamp, period: Period, window_days: int | None
-) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """``day``, ``a``, ``b`` for every UTC day from ``first`` to ``last``, and the period starts.
-
-    ``a`` / ``b`` index the returned period starts (``b`` may be one past the last).
-    """
+def _span_starts(first: pd.Timestamp, last: pd.Timestamp, period: Period) -> pd.DatetimeIndex:
+    """Every period start from the period of ``first`` to the period of ``last``."""
     bounds = period_floor(pd.Series([first, last]), period)
-    starts = period_index(bounds.iloc[0], bounds.iloc[1], period)
-    days = pd.date_range(first.floor("D"), last.floor("D"), freq="D")
-    number = (days - pd.Timestamp(0)).days.to_numpy(dtype=np.int64)
-    # the period starts and the end of the last period: a day after the data gets index P
-    bounds_ns = np.append(starts.to_numpy(), period_end(pd.Series(starts[-1:]), period).to_numpy())
-    a = np.searchsorted(bounds_ns, days.to_numpy(), side="right") - 1
+    return period_index(bounds.iloc[0], bounds.iloc[1], period)
+
+
+def _ordinal_of(start: pd.Timestamp, period: Period) -> int:
+    """:func:`analysis.health.member_days.period_ordinal` of a period start, in pandas."""
+    day = int((start - pd.Timestamp(0)).days)
+    if period == "day":
+        return day
+    if period == "week":
+        return (day + 3) // 7
+    return start.year * 12 + start.month - 1
+
+
+def _period_pair(day: Any, period: Period, window_days: int | None, base: int) -> tuple[Any, Any]:
+    """``a = π(d)`` and ``b = π(d + k)`` of an integer UTC day column (ibis), ``π(first) = 0``.
+
+    ``π`` is the period ordinal (:func:`analysis.health.member_days.period_ordinal`, consecutive
+    periods differ by 1) minus ``base``, the ordinal of the first period; ``b = a + 1`` without
+    a window. Indexes past the last period are clipped later (:func:`_window_matrix`).
+    """
+    a = period_ordinal(day, period) - base
     if window_days is None:
-        b = a + 1
-    else:
-        later = (days + pd.Timedelta(days=window_days)).to_numpy()
-        b = np.searchsorted(bounds_ns, later, side="right") - 1
-    table = pd.DataFrame({"day": number, "a": a.astype(np.int32), "b": b.astype(np.int32)})
-    return table, starts
+        return a, a + 1
+    return a, period_ordinal(day + window_days, period) - base
 
 
 def _rows(table: Any, what: int) -> Any:
@@ -153,42 +164,33 @@ def _rows(table: Any, what: int) -> Any:
     )
 
 
-def _counts_expr(community: Community, codes: Any, days: Any) -> Any:
+def _counts_expr(
+    community: Community, codes: Any, period: Period, window_days: int | None, base: int
+) -> Any:
     """The integer rows ``(code, what, a, b, n)`` of messages, first responses and referrals."""
-    raw = community.messages
-    msgs = raw.filter(raw.kind != "service")
-    keyed = msgs.select("member_id", "created_at", day=day_number_expr(msgs.created_at))
-    keyed = keyed.inner_join(days, keyed.day == days.day)
-    groups = keyed.group_by(["member_id", "a", "b"]).aggregate(
-        n=keyed.count(), t_min=keyed.created_at.min()
-    )
+    # messages: the member-day table (non-service messages per member and UTC day)
+    md = member_days(community)
+    md = md.filter(md.messages > 0)
+    a, b = _period_pair(md.day, period, window_days, base)
+    keyed = md.select("member_id", "messages", a=a, b=b)
+    groups = keyed.group_by(["member_id", "a", "b"]).aggregate(n=keyed.messages.sum())
     parts = [_rows(groups, _MESSAGES)]
 
-    # first responses: first messages of non-bot members, earliest reply by another non-bot
+    # first responses: the earliest direct reply by another non-bot member to the first message
+    # of a non-bot member, from the stored replies to every member's first message
     m = community.members
     bots = m.filter(m.is_bot).select(bot_id=m.member_id)
-    t0 = groups.group_by(t_member="member_id").aggregate(t0=groups.t_min.min())
-    t0 = t0.anti_join(bots, t0.t_member == bots.bot_id)
-    # the member's messages at t0 (ties) -> the smallest message_id; the kind filter after the
-    # join (pushed into the scan) keeps this scan apart from `msgs` (no shared CTE to store)
-    at_t0 = raw.inner_join(t0, (raw.member_id == t0.t_member) & (raw.created_at == t0.t0))
-    at_t0 = at_t0.filter(at_t0.kind != "service")
-    firsts = at_t0.group_by(newcomer=at_t0.member_id).aggregate(first_id=at_t0.message_id.min())
-    replies = raw.filter((raw.kind != "service") & raw.reply_to_id.notnull()).select(
-        "member_id", "created_at", "message_id", "reply_to_id"
-    )
-    answers = replies.inner_join(
-        firsts,
-        (replies.reply_to_id == firsts.first_id) & (replies.member_id != firsts.newcomer),
-    )
-    answers = answers.anti_join(bots, answers.member_id == bots.bot_id)
-    first = answers.group_by("first_id").aggregate(
-        r=ibis.struct(
-            {"t": answers.created_at, "id": answers.message_id, "who": answers.member_id}
-        ).min()
+    answers = first_replies(community)
+    answers = answers.filter(answers.direct)
+    answers = answers.anti_join(bots, answers.a_member == bots.bot_id)
+    bot_newcomers = m.filter(m.is_bot).select(bot_nc=m.member_id)
+    answers = answers.anti_join(bot_newcomers, answers.member_id == bot_newcomers.bot_nc)
+    first = answers.group_by("first_message_id").aggregate(
+        r=ibis.struct({"t": answers.a_at, "id": answers.a_id, "who": answers.a_member}).min()
     )
     first = first.select(member_id=first.r["who"], day=day_number_expr(first.r["t"]))
-    first = first.inner_join(days, first.day == days.day)
+    a, b = _period_pair(first.day, period, window_days, base)
+    first = first.select("member_id", a=a, b=b)
     parts.append(_rows(first.group_by(["member_id", "a", "b"]).aggregate(n=first.count()), 1))
 
     # referrals: the referred member's join day (its day number in `a`)
@@ -281,7 +283,8 @@ def ladder_counts(
     if lo is None or pd.isna(lo):
         return None
     first, last = (utc_timestamp(t).tz_convert(None) for t in (lo, hi))
-    day_rows, span_starts = _day_table(first, last, period, window_days)
+    span_starts = _span_starts(first, last, period)
+    base = _ordinal_of(span_starts[0], period)
 
     members = members_included(community, include_staff=include_staff, include_bots=False)
     codes = members.select(
@@ -293,8 +296,8 @@ def ladder_counts(
     roster = community.execute(codes.order_by(codes.code))
     if roster.empty:
         return None
-    days = ibis.memtable(day_rows)
-    rows = community.execute(_counts_expr(community, codes.select("c_id", "code"), days))
+    counted = _counts_expr(community, codes.select("c_id", "code"), period, window_days, base)
+    rows = community.execute(counted)
     return _assemble(roster, rows, span_starts, period)
 
 

@@ -1,8 +1,9 @@
 """The newcomer table: one row per newcomer (first message, first reply, return, repeats).
 
 The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine, from
-the member-day table (:mod:`analysis.health.member_days`) and three joins of the messages, and
-stored there once per community and options. The newcomer metrics
+the member-day table (:mod:`analysis.health.member_days`) and the first messages and replies to
+them of every member (:mod:`analysis.health.first_messages`, stored once per community and shared
+with the member ladder), and stored there once per community and options. The newcomer metrics
 (:mod:`analysis.health.newcomers`, :mod:`analysis.health.repeat`) read its numeric columns, one
 row per newcomer (:func:`newcomer_flags`), from which the exact medians and 90th percentiles are
 computed (as in :mod:`analysis.health.period_results`, so DuckDB and Spark agree exactly);
@@ -45,7 +46,8 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.engine_cache import memo
-from analysis.health.member_days import drop_excluded, member_days, member_totals, store
+from analysis.health.first_messages import first_messages, first_replies
+from analysis.health.member_days import drop_excluded, excluded_members, member_days, store
 from analysis.health.periods import epoch_seconds
 
 __all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
@@ -57,25 +59,16 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
     """Per newcomer: ``member_id``, ``is_staff``, ``channel_id``, ``first_message_id``,
     ``first_at``, ``first_is_root``, ``first_s`` (whole seconds of ``first_at``).
 
-    The first second comes from the member-day table
-    (:func:`analysis.health.member_days.member_totals`); the messages of that second are the only
-    candidates, ordered by ``(created_at, message_id)``.
+    The first messages of every member (:func:`analysis.health.first_messages.first_messages`,
+    stored once per community and shared with the member ladder) without the staff or bot
+    newcomers the switches leave out.
     """
-    totals = member_totals(community, include_staff=include_staff, include_bots=include_bots)
-    firsts = totals.select(f_member=totals.member_id, f_s=totals.msg_first_s)
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = msgs.select(
-        "member_id",
-        "channel_id",
-        "message_id",
-        "created_at",
-        "reply_to_id",
-        s=epoch_seconds(msgs.created_at),
+    first = drop_excluded(
+        first_messages(community),
+        community,
+        include_staff=include_staff,
+        include_bots=include_bots,
     )
-    cand = msgs.join(firsts, [msgs.member_id == firsts.f_member, msgs.s == firsts.f_s])
-    order = ibis.window(group_by="member_id", order_by=["created_at", "message_id"])
-    cand = cand.mutate(rank=ibis.row_number().over(order))
-    first = cand.filter(cand.rank == 0)
     # the staff flag from a join with the (few) staff accounts, not with every member
     members = community.members
     staff = members.filter(members.is_staff).select(st_id=members.member_id)
@@ -84,10 +77,10 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
         member_id=first.member_id,
         is_staff=first.st_id.notnull(),
         channel_id=first.channel_id,
-        first_message_id=first.message_id,
-        first_at=first.created_at,
-        first_is_root=first.reply_to_id.isnull(),
-        first_s=first.s,
+        first_message_id=first.first_message_id,
+        first_at=first.first_at,
+        first_is_root=first.first_is_root,
+        first_s=first.first_s,
     )
 
 
@@ -111,9 +104,11 @@ def newcomer_table_expr(
     Columns: ``member_id``, ``is_staff``, ``first_message_id``, ``first_at``, ``channel_id``,
     ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
     at 0; null if never answered), ``returned`` (a message in the return window),
-    ``repeat_<k>d`` for each ``k`` in ``repeat_days``. With ``materialise_first`` the
-    first-message table, which three joins read, is computed once and stored on the engine
-    (:func:`analysis.health.engine_cache.materialise`) before the expression is built.
+    ``repeat_<k>d`` for each ``k`` in ``repeat_days``. The first messages and the replies to
+    them are the tables of :mod:`analysis.health.first_messages`, computed for every member and
+    stored on the engine once per community (shared with the member ladder), whatever
+    ``materialise_first`` says (kept for compatibility; it used to store the first-message
+    table of this call only).
 
     How: the first second and the later-message flags come from the member-day table
     (:func:`analysis.health.member_days.member_days`, one row per member and UTC day with the
@@ -123,26 +118,13 @@ def newcomer_table_expr(
     message, from far fewer rows.
     """
     first = _first_messages(community, include_staff=include_staff, include_bots=include_bots)
-    if materialise_first:
-        first = store(community, first)
 
-    # replies by others: direct replies, and messages of the thread the first message started;
-    # bots' replies are dropped unless include_bots (staff replies always count)
-    msgs = community.messages.filter(community.messages.kind != "service")
-    msgs = drop_excluded(msgs, community, include_staff=True, include_bots=include_bots)
-    answers = msgs.select(
-        a_member=msgs.member_id,
-        a_at=msgs.created_at,
-        a_reply_to=msgs.reply_to_id,
-        a_thread=msgs.thread_id,
-    )
-    direct = first.inner_join(answers, first.first_message_id == answers.a_reply_to)
-    direct = direct.select("member_id", "a_member", "a_at")
-    roots = first.filter(first.first_is_root)
-    threaded = roots.inner_join(answers, roots.first_message_id == answers.a_thread)
-    threaded = threaded.select("member_id", "a_member", "a_at")
-    cand = direct.union(threaded, distinct=False)
-    cand = cand.filter(cand.a_member != cand.member_id)
+    # replies by others (direct, and in the thread the first message started), stored once for
+    # every member; bots' replies are dropped unless include_bots (staff replies always count)
+    cand = first_replies(community)
+    bots = excluded_members(community, include_staff=True, include_bots=include_bots)
+    if bots is not None:
+        cand = cand.anti_join(bots, cand.a_member == bots.x_member)
     replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
 
     # later messages of the newcomer, from their member-days (offsets in seconds from the first)

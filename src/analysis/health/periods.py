@@ -137,8 +137,11 @@ def epoch_seconds(ts: Any) -> Any:
     """Whole seconds since 1970-01-01 UTC of an ibis timestamp column (``int64``, on the engine).
 
     ``ts.epoch_seconds()`` cast to ``int64``; on DuckDB the same value from ``epoch(ts)``
-    without ibis's intermediate cast (see the module docstring).
+    without ibis's intermediate cast (see the module docstring). Fractional seconds are floored
+    on every engine (Spark's ``unix_timestamp`` floors; DuckDB's ``epoch`` keeps the fraction,
+    which a plain cast to ``int64`` would round, so it is floored first): 12:00:00.6 is
+    second 12:00:00.
     """
     if _on_duckdb(ts):
-        return _duckdb_epoch(ts).cast("int64")
+        return _duckdb_epoch(ts).floor().cast("int64")
     return ts.epoch_seconds().cast("int64")

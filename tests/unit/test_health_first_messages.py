@@ -1,0 +1,237 @@
+"""The shared first-message and reply tables, and whole seconds on DuckDB, against pandas.
+
+A seeded community with what the engine queries can get wrong: several messages of one member at
+the same instant (first-message ties broken by ``message_id``, which is not time order), replies
+at the same instant as another reply to the same first message (the ladder's tie break), thread
+messages that also reply directly (listed once), service messages, staff and bot responders and
+self-replies. Every table is compared with a direct pandas implementation of the definitions;
+they must be equal, not close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.data import Community
+from analysis.health import member_days as md
+from analysis.health.engine_cache import clear
+from analysis.health.first_messages import (
+    first_messages,
+    first_messages_expr,
+    first_replies,
+    first_replies_expr,
+)
+from analysis.health.ladder_counts import first_responses_expr, ladder_counts
+from analysis.health.newcomer_table import newcomer_table
+from analysis.health.periods import epoch_seconds
+from analysis.schema import Tables
+
+START = pd.Timestamp("2024-03-01", tz="UTC")
+DAY = 86_400
+
+
+def _tables(seed: int) -> Tables:
+    rng = np.random.default_rng(seed)
+    n_members, n_messages = 60, 900
+    ids = [f"u{i:02d}" for i in range(n_members)]
+    members = pd.DataFrame(
+        {
+            "member_id": ids,
+            "platform": "telegram",
+            "joined_at": START - pd.Timedelta(days=1),
+            "source": None,
+            "is_staff": [i < 3 for i in range(n_members)],
+            "is_bot": [3 <= i < 6 for i in range(n_members)],
+            "display_name": None,
+            "referred_by": None,
+        }
+    )
+    weight = rng.lognormal(0.0, 1.4, n_members)  # skew: a few members write most
+    author = rng.choice(n_members, n_messages, p=weight / weight.sum())
+    ms = rng.integers(0, 60 * DAY * 1000, n_messages)  # milliseconds: fractional seconds
+    tie = rng.random(n_messages) < 0.15  # same instant as the previous message
+    ms[1:][tie[1:]] = ms[:-1][tie[1:]]
+    same_author = rng.random(n_messages) < 0.5
+    author[1:][tie[1:] & same_author[1:]] = author[:-1][tie[1:] & same_author[1:]]
+    order = np.argsort(ms, kind="stable")
+    author, ms = author[order], ms[order]
+    mids = [f"m{i:04d}" for i in rng.permutation(n_messages)]  # id order is not time order
+    parent: list[str | None] = [None]
+    for i in range(1, n_messages):
+        if rng.random() < 0.6:
+            # replies to recent messages, often the same one (several replies at one instant)
+            parent.append(mids[int(rng.integers(max(0, i - 30), i))])
+        else:
+            parent.append(None)
+    thread: list[str] = []
+    for i, p in enumerate(parent):
+        thread.append(mids[i] if p is None else thread[mids.index(p)])
+    messages = pd.DataFrame(
+        {
+            "message_id": mids,
+            "platform": "telegram",
+            "channel_id": rng.choice(["tg:1", "tg:2"], n_messages),
+            "thread_id": thread,
+            "member_id": [ids[a] for a in author],
+            "created_at": START + pd.to_timedelta(ms, unit="ms"),
+            "reply_to_id": parent,
+            "reply_source": ["explicit" if p else "none" for p in parent],
+            "kind": np.where(rng.random(n_messages) < 0.05, "service", "message"),
+            "text": None,
+            "text_len": 0,
+            "n_reactions": 0,
+        }
+    )
+    return Tables(members=members, messages=messages, reactions=None)
+
+
+@pytest.fixture(scope="module")
+def tables() -> Tables:
+    return _tables(11)
+
+
+@pytest.fixture
+def community(tables) -> Community:
+    c = Community.from_tables(tables)
+    yield c
+    clear(c)
+
+
+def _firsts(tables: Tables) -> pd.DataFrame:
+    m = tables.messages[tables.messages["kind"] != "service"]
+    m = m.sort_values(["member_id", "created_at", "message_id"])
+    return m.groupby("member_id").head(1).set_index("member_id")
+
+
+def _replies(tables: Tables) -> pd.DataFrame:
+    """Every (first message, reply) pair by the definitions, by brute force."""
+    m = tables.messages[tables.messages["kind"] != "service"]
+    rows = []
+    for member, f in _firsts(tables).iterrows():
+        fid = f["message_id"]
+        other = m[m["member_id"] != member]
+        direct = other[other["reply_to_id"] == fid]
+        rows += [
+            (member, fid, r.member_id, r.created_at, r.message_id, True)
+            for r in direct.itertuples()
+        ]
+        if f["reply_to_id"] is None:
+            thread = other[(other["thread_id"] == fid) & (other["reply_to_id"] != fid)]
+            rows += [
+                (member, fid, r.member_id, r.created_at, None, False) for r in thread.itertuples()
+            ]
+    cols = ["member_id", "first_message_id", "a_member", "a_at", "a_id", "direct"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["a_at"] = pd.to_datetime(frame["a_at"], utc=True)
+    frame["a_id"] = frame["a_id"].astype(object).where(frame["a_id"].notna(), None)
+    frame["direct"] = frame["direct"].astype(bool)
+    keys = ["member_id", "first_message_id", "a_member", "a_at", "direct"]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def test_first_messages_equal_the_pandas_definition(community, tables):
+    got = community.execute(first_messages(community)).set_index("member_id").sort_index()
+    want = _firsts(tables).sort_index()
+    assert got.index.tolist() == want.index.tolist()
+    assert got["first_message_id"].tolist() == want["message_id"].tolist()
+    assert got["channel_id"].tolist() == want["channel_id"].tolist()
+    assert got["first_is_root"].tolist() == want["reply_to_id"].isna().tolist()
+    at = pd.to_datetime(got["first_at"], utc=True)
+    assert (at == want["created_at"]).all()
+    assert got["first_s"].tolist() == (want["created_at"].astype("int64") // 10**9).tolist()
+    # the fixture has first-message ties that message_id breaks against time order
+    m = tables.messages[tables.messages["kind"] != "service"]
+    at_first = m.merge(want[["created_at"]].reset_index(), on=["member_id", "created_at"])
+    assert (at_first.groupby("member_id").size() > 1).any()
+    # the unstored expression is the same table
+    plain = community.execute(first_messages_expr(community)).set_index("member_id").sort_index()
+    pd.testing.assert_frame_equal(plain, got)
+
+
+def test_first_replies_equal_the_pandas_definition(community, tables):
+    got = _sorted(community.execute(first_replies(community)))
+    want = _sorted(_replies(tables))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert want["direct"].any() and (~want["direct"]).any()
+    assert want["a_member"].isin([f"u{i:02d}" for i in range(3, 6)]).any()  # bot responders
+    plain = _sorted(community.execute(first_replies_expr(community)))
+    pd.testing.assert_frame_equal(plain, got)
+
+
+@pytest.mark.parametrize("bots", [False, True])
+def test_newcomer_first_reply_equals_the_pandas_definition(community, tables, bots):
+    t = newcomer_table(community, include_staff=True, include_bots=bots).set_index("member_id")
+    r = _replies(tables)
+    if not bots:
+        r = r[~r["a_member"].isin([f"u{i:02d}" for i in range(3, 6)])]
+    want = r.groupby("member_id")["a_at"].min()
+    got = t["first_reply_at"].dropna()
+    assert sorted(got.index) == sorted(want.index.intersection(t.index))
+    assert (got.sort_index() == want.loc[got.index].sort_index()).all()
+    # whole seconds of each time (floored), subtracted, clipped at 0
+    reply_s = want.loc[got.index].astype("int64") // 10**9
+    first_s = t.loc[got.index, "first_at"].astype("int64") // 10**9
+    assert t.loc[got.index, "reply_seconds"].tolist() == (reply_s - first_s).clip(lower=0).tolist()
+    assert len(got) > 10
+
+
+def test_ladder_first_responses_equal_the_plain_query(community, tables):
+    """Responders credited by the ladder counts = the plain one-MIN formulation, with ties."""
+    plain = community.execute(first_responses_expr(community))
+    got = ladder_counts(community, period="month", window_days=None, include_staff=True)
+    assert got is not None
+    total = dict(zip(got.member_ids, got.first_responses.sum(axis=0), strict=True))
+    want = plain.groupby("responder").size()
+    assert {k: v for k, v in total.items() if v} == want.to_dict()
+    # replies at the same instant to the same first message exist, so the tie break matters
+    r = _replies(tables)
+    r = r[r["direct"]]
+    assert r.duplicated(["first_message_id", "a_at"], keep=False).any()
+
+
+def test_epoch_seconds_floor_fractions_on_duckdb():
+    """12:00:00.6 is second 12:00:00 (DuckDB used to round it up), and 23:59:59.6 stays that day."""
+    at = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-01-01 12:00:00.600",
+                "2024-01-01 23:59:59.600",
+                "2024-01-02 00:00:00.000",
+                "1969-12-31 23:59:59.400",
+            ],
+            utc=True,
+        )
+    )
+    import ibis
+
+    from analysis.data import duckdb_backend
+
+    backend = duckdb_backend()
+    t = backend.create_table("epoch_check", ibis.memtable(pd.DataFrame({"at": at})), temp=True)
+    got = backend.execute(t.select(s=epoch_seconds(t.at)))["s"].tolist()
+    want = [int(np.floor(x.value / 10**9)) for x in at]
+    assert got == want
+    assert got[1] // DAY == 19723 and got[2] // DAY == 19724
+    assert got[3] == -1
+
+
+def test_member_day_of_a_message_late_in_the_day(tables):
+    """The member-day table puts a message at 23:59:59.6 on its own day (floor, not round)."""
+    msgs = tables.messages.copy()
+    msgs.loc[0, "created_at"] = pd.Timestamp("2024-03-05 23:59:59.600", tz="UTC")
+    msgs.loc[0, "kind"] = "message"
+    msgs = msgs.sort_values("created_at", kind="stable").reset_index(drop=True)
+    c = Community.from_tables(Tables(members=tables.members, messages=msgs, reactions=None))
+    days = c.execute(md.member_days(c))
+    member = msgs.loc[msgs["created_at"] == pd.Timestamp("2024-03-05 23:59:59.600", tz="UTC")]
+    who = member["member_id"].iloc[0]
+    late = pd.Timestamp("2024-03-05 23:59:59", tz="UTC").value // 10**9
+    row = days[(days["member_id"] == who) & (days["day"] == late // DAY)]
+    assert len(row) == 1 and late in (row["first_s"].iloc[0], row["last_s"].iloc[0])
+    clear(c)
