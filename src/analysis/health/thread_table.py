@@ -93,6 +93,20 @@ def _min_by_bool(arg: bool, key: str) -> bool:
     """:func:`_min_by_str` for a boolean ``arg``."""
 
 
+def _excluded_ids(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
+    """``x_id``: the accounts a thread metric leaves out (bots unless ``include_bots``, staff
+    unless ``include_staff``), or None when nobody is left out."""
+    if include_bots and include_staff:
+        return None
+    members = community.members
+    excluded = ibis.literal(False)
+    if not include_bots:
+        excluded = excluded | members.is_bot
+    if not include_staff:
+        excluded = excluded | members.is_staff
+    return members.filter(excluded).select(x_id=members.member_id)
+
+
 def included_messages(
     community: Community, *, include_staff: bool = True, include_bots: bool = False
 ) -> Any:
@@ -104,17 +118,9 @@ def included_messages(
     the whole ``members`` table; the data contract guarantees every author is a member).
     """
     members = community.members
-    excluded = ibis.literal(False)
-    if not include_bots:
-        excluded = excluded | members.is_bot
-    if not include_staff:
-        excluded = excluded | members.is_staff
     msgs = community.messages.filter(community.messages.kind != "service")
-    if include_bots and include_staff:
-        kept = msgs
-    else:
-        out = members.filter(excluded).select(x_id=members.member_id)
-        kept = msgs.anti_join(out, msgs.member_id == out.x_id)
+    out = _excluded_ids(community, include_staff=include_staff, include_bots=include_bots)
+    kept = msgs if out is None else msgs.anti_join(out, msgs.member_id == out.x_id)
     staff = members.filter(members.is_staff).select(s_id=members.member_id)
     flagged = kept.left_join(staff, kept.member_id == staff.s_id)
     return flagged.select(
@@ -361,18 +367,20 @@ def thread_depth_table(
     include_bots: bool = False,
     reply_sources: Sequence[str] = ("explicit",),
 ) -> Any:
-    """``thread_id``, ``max_depth``: the deepest counted reply of every thread with a counted
-    reply (threads without one have ``max_depth`` 0), materialised on the engine once per
-    community and options. Depths: :func:`analysis.health.reply_depth.reply_depth_table`.
+    """``d_thread_id``, ``max_depth``: the deepest counted reply of every ``thread_id`` with a
+    counted reply, materialised on the engine once per community and options. Depths:
+    :func:`analysis.health.reply_depth.reply_depth_table`, joined with the counted replies (not
+    with the thread table: threads whose root is missing appear here too, and
+    :func:`threads_with_depth` keeps the thread table's rows).
     """
     kw = _kw(include_staff, include_bots, reply_sources)
 
     def build() -> Any:
-        roots, replies = _roots_and_replies(community, **kw)
-        tr = _thread_replies(roots, replies).select("message_id", "thread_id")
+        _, replies = _roots_and_replies(community, **kw)
+        replies = replies.select("message_id", "thread_id")
         depths = reply_depth_table(community)
         d = depths.select(d_id=depths.message_id, depth=depths.depth)
-        j = tr.inner_join(d, tr.message_id == d.d_id)
+        j = replies.inner_join(d, replies.message_id == d.d_id)
         return materialise(
             community, j.group_by(d_thread_id=j.thread_id).aggregate(max_depth=j.depth.max())
         )
