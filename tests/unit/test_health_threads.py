@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -427,3 +428,41 @@ def test_included_messages_are_stored_once_and_equal_the_expression():
         want = c.execute(expr).sort_values(key, ignore_index=True)
         pd.testing.assert_frame_equal(got, want)
         assert set(got["message_id"]) == ({"1", "2", "3"} if staff else {"1", "3"})
+
+
+def _pandas_sessions(messages: pd.DataFrame, gap_s: int) -> pd.DataFrame:
+    """Sessions straight from the definition: per channel, sort by second, cut at gaps > gap."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    m = messages.assign(t=(messages["created_at"] - epoch) // pd.Timedelta(seconds=1))
+    m = m.sort_values(["channel_id", "t"], kind="stable")
+    new = m.groupby("channel_id")["t"].diff().isna() | (m.groupby("channel_id")["t"].diff() > gap_s)
+    m["session"] = new.astype("int64").groupby(m["channel_id"]).cumsum()
+    out = m.groupby(["channel_id", "session"], as_index=False).agg(
+        n_messages=("t", "size"),
+        participants=("member_id", "nunique"),
+        first_t=("t", "min"),
+        last_t=("t", "max"),
+    )
+    return out.assign(duration_seconds=out["last_t"] - out["first_t"])
+
+
+@pytest.mark.parametrize("gap", ["30min", "7min", "1s"])
+def test_sessions_equal_a_plain_sort_and_cut(gap):
+    # random seconds with many gaps near the threshold and near bucket edges, some before
+    # 1970 (bucket = floor, not truncation), three channels, ties at one second
+    rng = np.random.default_rng(5)
+    gap_s = int(pd.Timedelta(gap).total_seconds())
+    steps = rng.choice([0, 1, gap_s - 1, gap_s, gap_s + 1, 2 * gap_s, 5], size=600)
+    seconds = -40 * gap_s + np.cumsum(steps)
+    rng.shuffle(seconds)
+    stamps = pd.to_datetime(seconds, unit="s", utc=True)
+    rows = [(str(i), ["a", "b", "s"][i % 3], ts.isoformat(), None) for i, ts in enumerate(stamps)]
+    channels = {str(i): f"tg:{rng.integers(3)}" for i in range(len(rows))}
+    c = _community(MEMBERS, rows, channels=channels)
+    got = c.execute(sessions_expr(c, gap=gap)).sort_values(["channel_id", "session"])
+    msgs = c.execute(c.messages)
+    msgs["created_at"] = pd.to_datetime(msgs["created_at"], utc=True)
+    want = _pandas_sessions(msgs, gap_s)
+    assert len(want) > 20  # many sessions, so the cuts are tested
+    for col in ("session", "n_messages", "participants", "duration_seconds"):
+        assert got[col].astype("int64").tolist() == want[col].tolist(), col

@@ -32,8 +32,15 @@ def sessions_expr(
     Within each channel, the included non-service messages in time order (whole seconds since
     the epoch) are cut wherever the gap to the previous message exceeds ``gap``: a session is a
     maximal run of consecutive messages with gaps ``≤ gap``. Messages at the same second are 0
-    apart, so the order among them changes no session. Computed with window functions (``lag``
-    for the gap, a running sum of "new session" flags for the session number).
+    apart, so the order among them changes no session.
+
+    Method: the messages are first counted into buckets of ``gap`` seconds per channel
+    (``⌊t / gap⌋``). Two messages of one bucket are less than ``gap`` apart, so a session never
+    ends inside a bucket; between consecutive non-empty buckets it ends exactly when the next
+    bucket's first second minus this bucket's last second exceeds ``gap``. The window functions
+    (``lag`` for that gap, a running sum of "new session" flags for the session number) therefore
+    run over the buckets — at most one row per channel and ``gap`` of data, instead of one per
+    message — and each message reaches its session through a join on (channel, bucket).
 
     Columns: ``channel_id``, ``session`` (1, 2, ... per channel), ``created_at`` (first
     message), ``last_at``, ``n_messages``, ``participants``, ``duration_seconds`` (last − first,
@@ -45,23 +52,31 @@ def sessions_expr(
     msgs = shared_included_messages(
         community, include_staff=include_staff, include_bots=include_bots
     )
-    # ordered by time only: messages at the same time have gap 0 to each other, so only the
-    # first of them can start a session and every order of the ties gives the same sessions
-    m = msgs.mutate(t=epoch_seconds(msgs.created_at))
-    w = ibis.window(group_by="channel_id", order_by=["t"])
-    cw = ibis.cumulative_window(group_by="channel_id", order_by=["t"])
-    m = m.mutate(prev_t=m.t.lag().over(w))
-    m = m.mutate(
-        new=ibis.ifelse(m.prev_t.isnull() | ((m.t - m.prev_t) > gap_s), 1, 0).cast("int64")
+    t = epoch_seconds(msgs.created_at)
+    m = msgs.select(
+        "channel_id",
+        "member_id",
+        "created_at",
+        t=t,
+        bucket=(t / gap_s).floor().cast("int64"),  # floor, also before 1970
     )
-    m = m.mutate(session=m.new.sum().over(cw))
-    s = m.group_by(["channel_id", "session"]).aggregate(
-        created_at=m.created_at.min(),
-        last_at=m.created_at.max(),
-        n_messages=m.count(),
-        participants=m.member_id.nunique(),
-        first_t=m.t.min(),
-        last_t=m.t.max(),
+    b = m.group_by(["channel_id", "bucket"]).aggregate(first_t=m.t.min(), last_t=m.t.max())
+    w = ibis.window(group_by="channel_id", order_by=["bucket"])
+    cw = ibis.cumulative_window(group_by="channel_id", order_by=["bucket"])
+    b = b.mutate(prev_t=b.last_t.lag().over(w))
+    b = b.mutate(
+        new=ibis.ifelse(b.prev_t.isnull() | ((b.first_t - b.prev_t) > gap_s), 1, 0).cast("int64")
+    )
+    b = b.mutate(session=b.new.sum().over(cw))
+    spans = b.select(s_channel=b.channel_id, s_bucket=b.bucket, session=b.session)
+    j = m.inner_join(spans, (m.channel_id == spans.s_channel) & (m.bucket == spans.s_bucket))
+    s = j.group_by(["channel_id", "session"]).aggregate(
+        created_at=j.created_at.min(),
+        last_at=j.created_at.max(),
+        n_messages=j.count(),
+        participants=j.member_id.nunique(),
+        first_t=j.t.min(),
+        last_t=j.t.max(),
     )
     return s.select(
         "channel_id",
