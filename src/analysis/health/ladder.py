@@ -69,6 +69,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.ladder_counts import LadderCounts, ladder_counts
+from analysis.health.ladder_grid import LEVELS, LadderGrid, LazyFrame
 from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
@@ -81,14 +82,9 @@ __all__ = [
     "member_levels",
 ]
 
-#: Every level, lowest first (``inactive`` and ``newcomer`` share the bottom rung).
-LEVELS = ("inactive", "newcomer", "active", "core", "mentor", "ambassador")
 #: The rung of each level (0 = bottom).
 LADDER = {"inactive": 0, "newcomer": 0, "active": 1, "core": 2, "mentor": 3, "ambassador": 4}
 _CODE = {level: i for i, level in enumerate(LEVELS)}
-#: dtype of ``LadderLevels.frame["level"]``: categories in :data:`LEVELS` order (unordered,
-#: since ``inactive`` and ``newcomer`` share a rung).
-_LEVEL_DTYPE = pd.CategoricalDtype(list(LEVELS), ordered=False)
 
 
 @dataclass(frozen=True)
@@ -165,7 +161,10 @@ class LadderLevels(Result):
         ``first_responses`` (in the rule window), ``referrals`` (cumulative; these three
         ``int64``), ``core_cutoff`` (fewest messages among the period's core; NaN without
         active members) and ``complete`` (False for the period the data ends inside). Compare
-        or merge ``member_id``/``level`` as strings with ``.astype(str)`` if needed.
+        or merge ``member_id``/``level`` as strings with ``.astype(str)`` if needed. Built
+        from the level matrices on first read when the levels come from :func:`member_levels`
+        (:class:`analysis.health.ladder_grid.LazyFrame`; the transitions and promotion
+        candidates read the matrices and never need it).
     """
 
     period: str
@@ -214,6 +213,12 @@ class LadderLevels(Result):
         return ax
 
 
+# ``frame`` is read through a descriptor: a DataFrame, or the level grid turned into one on read
+_LAZY_FRAME = LazyFrame()
+_LAZY_FRAME.__set_name__(LadderLevels, "frame")
+LadderLevels.frame = _LAZY_FRAME  # type: ignore[assignment]
+
+
 def _window_words(rules: LadderRules) -> str:
     return "the period" if rules.window_days is None else f"the last {rules.window_days} days"
 
@@ -251,7 +256,8 @@ def member_levels(
     if counts is None:
         return LadderLevels(period, rules, include_staff, _empty_frame())
     last = community.last_message_at().tz_convert(None)
-    return LadderLevels(period, rules, include_staff, _levels_frame(counts, rules, last))
+    grid = _levels_grid(counts, rules, last)
+    return LadderLevels(period, rules, include_staff, grid)  # type: ignore[arg-type]
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -295,30 +301,20 @@ def _level_codes(
     return level, cutoff
 
 
-def _levels_frame(counts: LadderCounts, rules: LadderRules, last: pd.Timestamp) -> pd.DataFrame:
-    """The documented frame, built in (period, member) order from the count matrices."""
+def _levels_grid(counts: LadderCounts, rules: LadderRules, last: pd.Timestamp) -> LadderGrid:
+    """Levels and counts per period and member (-1 = not joined by the period's end)."""
     ends = counts.ends.to_numpy()
     present = counts.joined[None, :] < ends[:, None]  # NaT joins are never present
     level, cutoff = _level_codes(counts, rules, present)
-    per_period = present.sum(axis=1)
-    period = np.repeat(np.arange(len(ends)), per_period)
-    flat = present.ravel()
-    member = np.flatnonzero(flat) % present.shape[1]
-    complete = ends <= last.to_datetime64()
-    members = pd.CategoricalDtype(pd.Index(counts.member_ids, dtype=object))
-    return pd.DataFrame(
-        {
-            "period_start": counts.starts.to_numpy()[period],
-            "window_end": ends[period],
-            "member_id": pd.Categorical.from_codes(member, dtype=members, validate=False),
-            "level": pd.Categorical.from_codes(
-                np.compress(flat, level.ravel()), dtype=_LEVEL_DTYPE, validate=False
-            ),
-            "messages": np.compress(flat, counts.messages.ravel()).astype(np.int64),
-            "first_responses": np.compress(flat, counts.first_responses.ravel()).astype(np.int64),
-            "referrals": np.compress(flat, counts.referrals.ravel()).astype(np.int64),
-            "core_cutoff": cutoff[period],
-            "complete": complete[period],
-        },
-        copy=False,
+    level[~present] = -1
+    return LadderGrid(
+        member_ids=counts.member_ids,
+        starts=counts.starts,
+        ends=counts.ends,
+        level=level,
+        messages=counts.messages,
+        first_responses=counts.first_responses,
+        referrals=counts.referrals,
+        core_cutoff=cutoff,
+        complete=ends <= last.to_datetime64(),
     )

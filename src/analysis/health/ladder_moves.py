@@ -23,6 +23,7 @@ from analysis.health.ladder import (
     LadderRules,
     member_levels,
 )
+from analysis.health.ladder_grid import grid_of
 from analysis.health.periods import Period
 from analysis.results import Result
 
@@ -40,33 +41,6 @@ _NEXT["mentor"] = "ambassador"
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _member_codes(members: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer code per row of ``member_id`` and the number of codes (categorical or not)."""
-    if isinstance(members.dtype, pd.CategoricalDtype):
-        codes = members.cat.codes.to_numpy(dtype=np.int64)
-        if not (codes < 0).any():
-            return codes, len(members.cat.categories)
-    codes, uniques = pd.factorize(members)
-    return codes.astype(np.int64), len(uniques)
-
-
-def _level_codes(levels: pd.Series) -> np.ndarray:
-    """Index into :data:`LEVELS` of every row's ``level``; a ``ValueError`` for other values."""
-    if isinstance(levels.dtype, pd.CategoricalDtype) and list(levels.cat.categories) == list(
-        LEVELS
-    ):
-        codes = levels.cat.codes.to_numpy()
-    else:
-        codes = pd.Categorical(levels, categories=list(LEVELS)).codes
-    if (codes < 0).any():
-        bad = pd.unique(levels[codes < 0].astype(object))[:5].tolist()
-        raise ValueError(
-            f"LadderLevels.frame column 'level': values {bad} are not ladder levels; expected "
-            f"one of {list(LEVELS)}"
-        )
-    return codes.astype(np.int8)
 
 
 # ---------------------------------------------------------------------------- transitions
@@ -175,21 +149,18 @@ def ladder_transitions(
         if community is None:
             raise ValueError("give a community or precomputed levels")
         levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
-    frame = levels.frame
-    keep = frame["complete"].to_numpy(dtype=bool) if complete_only else slice(None)
-    starts = frame["period_start"].to_numpy()[keep]
-    periods, period = np.unique(starts, return_inverse=True)
-    member, n_members = _member_codes(frame["member_id"])
-    level = _level_codes(frame["level"])[keep]
+    grid = grid_of(levels)
+    # periods with rows (some member had joined by the end), complete ones if asked
+    keep = grid.has_rows & (grid.complete if complete_only else True)
     # level[t, m] = index into LEVELS of member m in period t; -1 = no row (not joined yet)
-    grid = np.full((len(periods), n_members), -1, dtype=np.int8)
-    grid[period, member[keep]] = level
+    level = grid.level[keep]
+    n_periods = len(level)
     n_from, n_to = 1 + len(LEVELS), len(LEVELS)
     pooled = np.zeros(n_from * n_to, dtype=np.int64)
-    for t in range(len(periods) - 1):
-        after = grid[t + 1]
+    for t in range(n_periods - 1):
+        after = level[t + 1]
         there = after >= 0
-        pooled += np.bincount((grid[t][there] + 1) * n_to + after[there], minlength=n_from * n_to)
+        pooled += np.bincount((level[t][there] + 1) * n_to + after[there], minlength=n_from * n_to)
     rows = ["joined", *LEVELS]
     counts = pd.DataFrame(
         pooled.reshape(n_from, n_to),
@@ -199,7 +170,7 @@ def ladder_transitions(
     totals = counts.sum(axis=1)
     shares = counts.div(totals.where(totals > 0), axis=0)
     return LadderTransitions(
-        period=levels.period, counts=counts, shares=shares, n_periods=max(len(periods) - 1, 0)
+        period=levels.period, counts=counts, shares=shares, n_periods=max(n_periods - 1, 0)
     )
 
 
@@ -285,28 +256,37 @@ def promotion_candidates(
             raise ValueError("give a community or precomputed levels")
         levels = member_levels(community, period=period, rules=rules, include_staff=include_staff)
     rules = levels.rules
-    frame = levels.frame
-    starts = frame["period_start"].to_numpy()
+    grid = grid_of(levels)
+    with_rows = grid.has_rows
+    starts = grid.starts.to_numpy()
     if at is None:
-        done = frame["complete"].to_numpy(dtype=bool)
+        done = with_rows & grid.complete
         if not done.any():
             raise ValueError("no complete period to assess; pass at=<a date in the period>")
-        start = starts[done].max()
+        p = int(np.flatnonzero(done)[np.argmax(starts[done])])
     else:
         when = utc_timestamp(at).tz_convert(None).to_datetime64()
-        inside = (starts <= when) & (frame["window_end"].to_numpy() > when)
+        inside = with_rows & (starts <= when) & (grid.ends.to_numpy() > when)
         if not inside.any():
             raise ValueError(f"no period of the data contains {at!r}")
-        start = starts[np.argmax(inside)]
-    rows = frame.loc[starts == start]
-    end = rows["window_end"].iloc[0]
+        p = int(np.argmax(inside))
+    start = starts[p]
+    end = grid.ends[p]
     last_day = (end - pd.Timedelta(days=1)).date()
     window = (
         f"in the {levels.period} to {last_day}"
         if rules.window_days is None
         else f"in the {rules.window_days} days to {last_day}"
     )
-    cutoff = rows["core_cutoff"].iloc[0]
+    present = grid.level[p] >= 0
+    rows = {
+        "member_id": grid.member_ids[present],
+        "level": grid.level[p][present],
+        "messages": grid.messages[p][present],
+        "first_responses": grid.first_responses[p][present],
+        "referrals": grid.referrals[p][present],
+    }
+    cutoff = float(grid.core_cutoff[p])
     result = _candidates(rows, rules, cutoff, near, window, last_day)
     result = result.sort_values(["progress", "member_id"], ascending=[False, True])
     return PromotionCandidates(
@@ -319,27 +299,28 @@ _TARGET = np.array([LEVELS.index(_NEXT[lv]) if lv in _NEXT else -1 for lv in LEV
 
 
 def _candidates(
-    rows: pd.DataFrame,
+    rows: dict[str, np.ndarray],
     rules: LadderRules,
     cutoff: float,
     near: float,
     window: str,
     last_day: Any,
 ) -> pd.DataFrame:
-    """The candidate rows (unsorted) of one period's ladder rows; rules in the docstring above."""
-    level = _level_codes(rows["level"])
+    """The candidate rows (unsorted) of one period's ladder rows (arrays: ``member_id``,
+    ``level`` codes and the three counts); rules in the docstring above."""
+    level = rows["level"]
     target = _TARGET[level]
-    msgs = rows["messages"].to_numpy(dtype=np.int64)
-    resp = rows["first_responses"].to_numpy(dtype=np.int64)
-    refs = rows["referrals"].to_numpy(dtype=np.int64)
+    msgs = rows["messages"].astype(np.int64)
+    resp = rows["first_responses"].astype(np.int64)
+    refs = rows["referrals"].astype(np.int64)
     rule = {
         "active": (msgs, rules.active_min_messages),
         "core": (msgs, 0 if np.isnan(cutoff) else int(cutoff)),
         "mentor": (resp, rules.mentor_min_first_responses),
         "ambassador": (refs, rules.ambassador_min_referrals),
     }
-    value = np.zeros(len(rows), dtype=np.int64)
-    needed = np.zeros(len(rows), dtype=np.int64)
+    value = np.zeros(len(level), dtype=np.int64)
+    needed = np.zeros(len(level), dtype=np.int64)
     for name, (values, threshold) in rule.items():
         mine = target == LEVELS.index(name)
         value[mine], needed[mine] = values[mine], threshold
@@ -353,7 +334,7 @@ def _candidates(
     ]
     return pd.DataFrame(
         {
-            "member_id": np.asarray(rows["member_id"].iloc[take], dtype=object),
+            "member_id": np.asarray(rows["member_id"][take], dtype=object),
             "level": names[level],
             "target": names[target],
             "value": value,
