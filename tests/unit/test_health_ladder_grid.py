@@ -101,3 +101,35 @@ def test_a_frame_with_an_unknown_level_is_reported():
     with pytest.raises(ValueError, match=r"\['boss'\].*expected one of"):
         ladder_transitions(levels=LadderLevels("month", LadderRules(), False, frame))
     assert set(LEVELS) >= {"active"}
+
+
+def test_results_come_back_as_arrays_through_arrow():
+    """ladder_counts._arrays: strings as str objects, timestamps naive UTC with NaT, ints."""
+    import ibis
+
+    from analysis.data import duckdb_backend
+    from analysis.health.ladder_counts import _arrays
+
+    frame = pd.DataFrame(
+        {
+            "c_id": ["u2", "u10", "ü"],
+            "joined_at": pd.to_datetime(
+                ["2024-01-01 23:59:59.5", None, "1969-12-31 00:00:00.0"], utc=True
+            ),
+            "n": np.array([3, -1, 2**40], dtype=np.int64),
+        }
+    )
+    backend = duckdb_backend()
+    t = backend.create_table("arrays_check", ibis.memtable(frame), temp=True)
+
+    class _Community:  # the one attribute _arrays reads
+        pass
+
+    c = _Community()
+    c.backend = backend
+    got = _arrays(c, t)
+    assert got["c_id"].dtype == object and got["c_id"].tolist() == ["u2", "u10", "ü"]
+    want = frame["joined_at"].dt.tz_convert(None).to_numpy()
+    assert got["joined_at"].dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(got["joined_at"], want)
+    assert got["n"].tolist() == [3, -1, 2**40]
