@@ -1,8 +1,9 @@
 """The member ladder gives identical results on DuckDB and on Spark (ibis PySpark, local[2]).
 
 :func:`analysis.health.member_levels` reads three things from the engine — messages per member
-and UTC day, the first response to every newcomer's first message (two ``row_number`` windows
-with ``message_id`` as tie-breaker) and referrals — and does the rest in pandas, so the levels,
+and UTC day (the member-day table), the first response to every newcomer's first message (the
+shared first-message and reply tables, ``message_id`` as tie-breaker) and referrals — and does
+the rest in numpy, so the levels,
 the transitions and the promotion candidates must agree row for row and value for value. A
 mismatch points at the engine part: day truncation of UTC timestamps, or the window ordering.
 """
@@ -224,3 +225,20 @@ def test_ladder_fractional_seconds_before_midnight_identical(engines, tmp_path):
     assert f.loc[(jan, "a"), "messages"] == 2 and f.loc[(feb, "a"), "messages"] == 1
     assert (f.loc[(jan, "b"), "first_responses"], f.loc[(jan, "b"), "level"]) == (1, "mentor")
     assert f.loc[(feb, "b"), "messages"] == 0
+
+
+def test_levels_identical_with_fractional_seconds(engines):
+    """Messages at x.6 s and 23:59:59.6: day numbers and first-response ties agree on both."""
+    from analysis.data import Community
+    from tests.unit.test_health_first_messages import _tables
+
+    tables = _tables(3)
+    small = [Community.from_tables(tables, backend=c.backend) for c in engines]
+    for period in ("week", "month"):
+        rules = LadderRules(window_days=7, active_min_messages=2, mentor_min_first_responses=1)
+        a, b = (
+            health.member_levels(c, period=period, rules=rules, include_staff=True) for c in small
+        )
+        fa, fb = a.to_frame(), b.to_frame()
+        assert fa["first_responses"].sum() > 3 and "mentor" in set(fa["level"])
+        pd.testing.assert_frame_equal(fa, fb)

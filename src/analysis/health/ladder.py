@@ -51,8 +51,10 @@ The order used for "one step below" is ``newcomer``/``inactive`` → ``active`` 
 
 Computation: the per-member counts are aggregated on the engine
 (:mod:`analysis.health.ladder_counts`: only integer rows per member and period window come back)
-and the levels are assigned in numpy on ``periods × members`` matrices, so the frame is built in
-its final order without sorting strings.
+and the levels are assigned in numpy on ``periods × members`` matrices
+(:class:`analysis.health.ladder_grid.LadderGrid`). The transitions and promotion candidates read
+those matrices; the long frame (one row per period and member) is built from them in its final
+order, without sorting strings, the first time ``LadderLevels.frame`` is read.
 
 Reference: the ladder follows the recognition-programme levels of the domain spec
 (``shared/spec/domain.md``); "active in the last 28 days" follows the common 28-day activity
