@@ -235,3 +235,71 @@ def test_member_day_of_a_message_late_in_the_day(tables):
     row = days[(days["member_id"] == who) & (days["day"] == late // DAY)]
     assert len(row) == 1 and late in (row["first_s"].iloc[0], row["last_s"].iloc[0])
     clear(c)
+
+
+def test_newcomer_windows_at_their_edges():
+    """Later messages exactly at the window ends (the member-days beyond the longest window are
+    dropped before the flags are aggregated): [7 d, 35 d) for return, (0, k d] for repeats."""
+    from tests.conftest import make_members, make_messages
+
+    t0 = "2024-01-01 10:00:00"
+    at = {
+        k: (pd.Timestamp(t0) + pd.Timedelta(seconds=s)).isoformat()
+        for k, s in {
+            "35d-1s": 35 * DAY - 1,
+            "35d": 35 * DAY,
+            "30d": 30 * DAY,
+            "30d+1s": 30 * DAY + 1,
+            "7d": 7 * DAY,
+            "7d-1s": 7 * DAY - 1,
+            "90d": 90 * DAY,
+            "120d": 120 * DAY,
+        }.items()
+    }
+    members = make_members(
+        [(m, "2023-12-01", False, False) for m in "abcde"] + [("z", "2023-12-01", False, False)]
+    )
+    messages = make_messages(
+        [
+            ("a0", "a", t0, None),
+            ("a1", "a", at["35d-1s"], None),  # returned, no repeat
+            ("b0", "b", t0, None),
+            ("b1", "b", at["35d"], None),
+            ("b2", "b", at["90d"], None),
+            ("c0", "c", t0, None),
+            ("c1", "c", at["30d"], None),  # repeat_30d, returned
+            ("d0", "d", t0, None),
+            ("d1", "d", at["30d+1s"], None),
+            ("d2", "d", at["7d-1s"], None),
+            ("e0", "e", t0, None),
+            ("e1", "e", at["7d"], None),  # repeat_7d and returned
+            ("z0", "z", at["120d"], None),
+        ]
+    )
+    c = Community.from_tables(Tables(members=members, messages=messages, reactions=None))
+    t = newcomer_table(c).set_index("member_id")
+    assert t["returned"].to_dict() == {
+        "a": True,
+        "b": False,
+        "c": True,
+        "d": True,
+        "e": True,
+        "z": False,
+    }
+    assert t["repeat_7d"].to_dict() == {
+        "a": False,
+        "b": False,
+        "c": False,
+        "d": True,
+        "e": True,
+        "z": False,
+    }
+    assert t["repeat_30d"].to_dict() == {
+        "a": False,
+        "b": False,
+        "c": True,
+        "d": True,
+        "e": True,
+        "z": False,
+    }
+    clear(c)

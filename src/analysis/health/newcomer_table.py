@@ -132,8 +132,13 @@ def newcomer_table_expr(
     days = days.filter(days.messages > 0)
     f = first.select(f_member=first.member_id, f_t=first.first_s)
     lj = days.inner_join(f, days.member_id == f.f_member)
-    off_first, off_last = lj.msg_first_s - lj.f_t, lj.msg_last_s - lj.f_t
     lo, hi = return_window_days
+    # every window ends by `reach` seconds after the first message: a member-day that starts
+    # later has no message in any window (its last second is later still), so it is dropped
+    # before the group-by (most member-days of long-lived members)
+    reach = max([hi, *repeat_days]) * DAY_S
+    lj = lj.filter(lj.msg_first_s - lj.f_t <= reach)
+    off_first, off_last = lj.msg_first_s - lj.f_t, lj.msg_last_s - lj.f_t
 
     def flag(lo_s: int, hi_s: int, closed_right: bool) -> Any:
         hit = _in_window(off_first, lo_s, hi_s, closed_right=closed_right) | _in_window(
