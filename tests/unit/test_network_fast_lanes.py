@@ -32,6 +32,8 @@ def _metrics(graph, processes):
 
 @pytest.fixture(scope="module")
 def both(graph):
+    # one process first: it runs PageRank (OpenMP) here, after which a forked worker that ran
+    # OpenMP would hang; the workers must not (fast_lanes module docstring)
     return _metrics(graph, 1), _metrics(graph, 2)
 
 

@@ -53,6 +53,7 @@ from analysis.network.fast_graph import (
     from_networkx,
 )
 from analysis.network.fast_metrics import (
+    clustering_of,
     components,
     fast_core_members,
     fast_innermost_core,
@@ -97,6 +98,7 @@ __all__ = [
     "fast_modularity",
     "fast_network_metrics",
     "fast_overview",
+    "fast_pagerank",
     "fast_participation",
     "fast_reply_graph",
     "fast_structure",
@@ -126,22 +128,34 @@ def choose_engine(engine: GraphEngine, n_nodes: int, n_edges: int) -> Literal["i
     return "igraph" if n_nodes > AUTO_MAX_NODES or n_edges > AUTO_MAX_EDGES else "networkx"
 
 
-def fast_overview(graph: FastGraph, *, top_n: int = 10) -> NetworkOverview:
+def fast_pagerank(graph: FastGraph) -> np.ndarray:
+    """Weighted PageRank of a directed :class:`FastGraph` (damping 0.85; igraph PRPACK), per
+    vertex; the ranking of :func:`fast_overview`."""
+    if graph.n_nodes == 0:
+        return np.zeros(0)
+    return np.asarray(
+        graph.igraph.pagerank(damping=0.85, weights="weight", directed=True), dtype=float
+    )
+
+
+def fast_overview(
+    graph: FastGraph, *, top_n: int = 10, rank: np.ndarray | None = None
+) -> NetworkOverview:
     """:func:`analysis.network.reply.network_overview` on a directed :class:`FastGraph`.
 
     The same fields and definitions; PageRank (damping 0.85, weighted; Page et al. 1999) is
     igraph's PRPACK solver, which solves the linear system exactly where networkx iterates to
     a tolerance of 1e-6 per node, so values agree to about 1e-6, not 1e-9 (tested); dangling
-    nodes spread their rank uniformly in both.
+    nodes spread their rank uniformly in both. ``rank``: :func:`fast_pagerank` of ``graph`` if
+    already computed.
     """
     n = graph.n_nodes
     columns = ["member_id", "pagerank", "in_strength", "out_strength", "is_staff"]
     if n == 0:
         empty = pd.DataFrame({c: [] for c in columns})
         return NetworkOverview(0, 0, 0, 0.0, 0.0, 0.0, 0.0, empty)
-    rank = np.asarray(
-        graph.igraph.pagerank(damping=0.85, weights="weight", directed=True), dtype=float
-    )
+    if rank is None:
+        rank = fast_pagerank(graph)
     frame = pd.DataFrame(
         {
             "member_id": graph.names,
@@ -204,6 +218,14 @@ def _stability_method(seeds: tuple[int, ...], n_edges: int) -> str:
     )
 
 
+def _triangle_metrics(und: FastGraph, nb_und: FastGraph) -> tuple[Any, np.ndarray | None]:
+    """The clustering pair of the structure (on ``und``) and Burt's constraint of the brokers
+    (on ``nb_und``, the bot-free view; the same graph, so one triangle listing, without bots)."""
+    clustering = clustering_of(und)
+    constraint = fast_constraint(nb_und, triangles(nb_und)) if nb_und.n_edges else None
+    return clustering, constraint
+
+
 class PendingNetworkMetrics:
     """The study's graph metrics on one :class:`FastGraph`, with the Leiden runs and the
     betweenness pivots already running in forked workers (:class:`fast_lanes.GraphLanes`).
@@ -226,7 +248,7 @@ class PendingNetworkMetrics:
         exact_max_nodes: int = 5000,
     ) -> None:
         from analysis.network.fast_betweenness import pivot_plan
-        from analysis.network.fast_lanes import GraphLanes, LeidenTask, PivotTask
+        from analysis.network.fast_lanes import CallTask, GraphLanes, LeidenTask, PivotTask
 
         self.graph, self.top_n, self.seeds = graph, top_n, seeds
         self.n_iterations, self.stability_method = n_iterations, stability_method
@@ -239,6 +261,9 @@ class PendingNetworkMetrics:
             tasks[("leiden", s)] = LeidenTask(self.und, s, n_iterations)
         if nb is not graph:
             tasks[("leiden_nb", 0)] = LeidenTask(self.nb_und, 0, n_iterations)
+        tasks["triangles"] = CallTask(_triangle_metrics, self.und, self.nb_und)
+        tasks["core"] = CallTask(fast_core_members, graph)
+        tasks["bridges"] = CallTask(fast_bridges, self.nb_und)
         for b, group in enumerate(self.plan.groups if self.plan.n >= 3 else []):
             tasks[("pivots", b)] = PivotTask(self.nb_und, group)
         self.lanes = GraphLanes(tasks, processes)
@@ -270,14 +295,17 @@ class PendingNetworkMetrics:
 
         graph = self.graph
         try:
+            # PageRank stays here: igraph's PRPACK runs OpenMP, which deadlocks in a forked
+            # child once this process has used it (a second study in the same session)
+            rank = fast_pagerank(graph)
+            clustering, constraint = self.lanes.get("triangles")
             out: dict[str, Any] = {
-                "overview": fast_overview(graph, top_n=self.top_n),
-                "structure": fast_structure(graph),
-                "core": fast_core_members(graph),
+                "overview": fast_overview(graph, top_n=self.top_n, rank=rank),
+                "structure": fast_structure(graph, clustering=clustering),
+                "core": self.lanes.get("core"),
                 "dependency": self.dependency,
             }
-            if self.nb_und.n_edges:
-                triangles(self.nb_und)  # cached for the constraint of the broker ranking
+            bridge_ids = self.lanes.get("bridges")
             communities, labels = self._communities(self.und, ("leiden", 0))
             if ("leiden_nb", 0) in self.lanes._tasks:
                 broker_parts, broker_labels = self._communities(self.nb_und, ("leiden_nb", 0))
@@ -312,6 +340,8 @@ class PendingNetworkMetrics:
                 communities=broker_parts,
                 labels=broker_labels,
                 betweenness=between,
+                constraint=constraint,
+                bridge_ids=bridge_ids,
             ),
         )
         return out

@@ -156,6 +156,8 @@ def fast_broker_ranking(
     processes: int = 1,
     labels: np.ndarray | None = None,
     betweenness: BetweennessEstimate | None = None,
+    constraint: np.ndarray | None = None,
+    bridge_ids: np.ndarray | None = None,
 ) -> BrokerRanking:
     """:func:`analysis.network.brokers.broker_ranking` on a :class:`FastGraph` (bots dropped).
 
@@ -165,7 +167,8 @@ def fast_broker_ranking(
     ``processes``: forked processes for the pivots (both :func:`fast_betweenness`).
     ``labels``: ``communities`` as a label per vertex of the bot-free graph, if already known;
     ``betweenness``: the :func:`fast_betweenness` estimate on that graph, if already computed
-    (the study's igraph path computes both in forked processes,
+    ``constraint`` (:func:`fast_constraint`) and ``bridge_ids`` (:func:`fast_bridges`) of that
+    graph likewise (the study's igraph path computes all four in forked processes,
     :mod:`analysis.network.fast_lanes`).
     """
     directed = graph.without_bots()
@@ -194,8 +197,8 @@ def fast_broker_ranking(
         between = fast_betweenness(
             und, exact_max_nodes=exact_max_nodes, k=k, seed=seed, processes=processes
         )
-    tri = triangles(und)
-    constraint = fast_constraint(und, tri)
+    if constraint is None:
+        constraint = fast_constraint(und, triangles(und))
     reach = _reach(und, labels)
     participation = fast_participation(und, labels, reach)
     degree = und.degree()
@@ -216,7 +219,8 @@ def fast_broker_ranking(
     order = np.lexsort((np.arange(und.n_nodes), -frame["betweenness"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(1, "rank", np.arange(1, len(frame) + 1))
-    bridge_ids = fast_bridges(und)
+    if bridge_ids is None:
+        bridge_ids = fast_bridges(und)
     bridges = fast_cluster_bridges(und, labels, bridge_ids)
     ba, bb = und.src[bridge_ids], und.dst[bridge_ids]
     nontrivial = (degree[ba] >= 2) & (degree[bb] >= 2)

@@ -1,8 +1,10 @@
 """The heavy graph runs of the study's igraph path in forked worker processes, started at once.
 
 igraph's Leiden and betweenness are single-threaded C. At a million members the Leiden runs
-(≈ 25 CPU s each) and the betweenness pivots (≈ 0.7 CPU s each) are most of the graph work, and
-none of them needs anything but the graph. :class:`GraphLanes` forks ``processes`` workers
+(≈ 25 CPU s each), the betweenness pivots (≈ 0.7 CPU s each) and the triangle metrics
+(clustering, Burt's constraint; ≈ 18 CPU s) are most of the graph work, and none of them needs
+anything but the graph (nor do the core members and the bridges). :class:`GraphLanes` forks
+``processes`` workers
 (POSIX ``fork``: the graph arrays and the igraph objects built before are shared copy-on-write,
 nothing is pickled on the way in), hands them every run as a task — the longest first, the
 pivot groups one per task so that the workers finish together — and returns immediately; the
@@ -16,6 +18,10 @@ exactly what the same call returns in the parent: with ``processes=1`` the tasks
 parent, lazily, and the study's results are identical either way (tested,
 ``tests/unit/test_network_fast_lanes.py``). Results come back as numpy arrays (labels, raw
 dependency sums) and floats.
+
+Not in a worker: anything that runs OpenMP (igraph's PageRank, PRPACK). GNU OpenMP cannot run
+in a forked child once the parent has used it — the child waits forever — so such calls stay
+in the parent (a test runs the workers after the parent has computed PageRank).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from analysis.network.fast_betweenness import group_raw
 from analysis.network.fast_graph import FastGraph
 from analysis.network.fast_metrics import _leiden_labels, fast_modularity
 
-__all__ = ["GraphLanes", "LeidenTask", "PivotTask"]
+__all__ = ["CallTask", "GraphLanes", "LeidenTask", "PivotTask"]
 
 _FORKED: dict[str, Any] = {}
 
@@ -67,6 +73,21 @@ class PivotTask:
 
     def prepare(self) -> None:
         _ = self.und.igraph
+
+
+class CallTask:
+    """Any pure function of the graph: ``fn(*args)`` (e.g. the triangle metrics, the core
+    members, the bridges; nothing that runs OpenMP, module docstring); nothing is built before
+    the fork."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __call__(self) -> Any:
+        return self.fn(*self.args)
+
+    def prepare(self) -> None:
+        pass
 
 
 def _run(key: Hashable) -> Any:

@@ -34,6 +34,7 @@ from analysis.network.fast_graph import FastGraph
 from analysis.network.structure import GraphStructure
 
 __all__ = [
+    "clustering_of",
     "fast_core_members",
     "fast_innermost_core",
     "fast_k_core_numbers",
@@ -70,12 +71,16 @@ def _triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
     n, m = und.n_nodes, und.n_edges
     if m == 0:
         return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+    # work in degree-rank space (vertex r = the r-th by (degree, index)): the adjacency rows the
+    # lookups hit most (high-degree vertices) are then one contiguous stretch of ``keys``, which
+    # stays in cache (1M members: 23 -> 14 CPU s for 18.4M triangles)
     deg = und.degree()
+    rank_to_v = np.lexsort((np.arange(n), deg))
     pos = np.empty(n, dtype=np.int64)
-    pos[np.lexsort((np.arange(n), deg))] = np.arange(n)
-    a, b = und.src, und.dst
-    swap = pos[a] > pos[b]
-    tail, head = np.where(swap, b, a), np.where(swap, a, b)
+    pos[rank_to_v] = np.arange(n)
+    ra, rb = pos[und.src], pos[und.dst]
+    tail, head = np.minimum(ra, rb), np.maximum(ra, rb)
+    del ra, rb
     order = np.lexsort((head, tail))
     tail, head, eid = tail[order], head[order], order.astype(np.int64)
     keys = tail * n + head
@@ -108,7 +113,7 @@ def _triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
         from_tail = small_is_tail[rep]
         e_uw = np.where(from_tail, eid[j], eid[at])
         e_vw = np.where(from_tail, eid[at], eid[j])
-        found_nodes.append(np.column_stack([tail[rep], head[rep], x]))
+        found_nodes.append(rank_to_v[np.column_stack([tail[rep], head[rep], x])])
         found_edges.append(np.column_stack([eid[rep], e_uw, e_vw]))
     if not found_nodes:
         return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
@@ -162,13 +167,23 @@ def _clustering(
     return float(plain.mean()), float(weighted.mean())
 
 
-def fast_structure(graph: FastGraph) -> GraphStructure:
+def clustering_of(und: FastGraph) -> tuple[float, float]:
+    """Average clustering and average Onnela weighted clustering of the undirected view (the
+    two clustering fields of :func:`fast_structure`), from :func:`triangles`."""
+    tri_nodes, tri_edges = triangles(und)
+    return _clustering(und, tri_nodes, tri_edges)
+
+
+def fast_structure(
+    graph: FastGraph, clustering: tuple[float, float] | None = None
+) -> GraphStructure:
     """:func:`analysis.network.structure.structure` on a :class:`FastGraph` (same definitions).
 
     Reciprocity is networkx's ``overall_reciprocity`` (``2 (L − L_u) / L`` with ``L_u`` the
     distinct unordered pairs, self-loops included), ρ is Garlaschelli–Loffredo on the graph
     without self-loops; degree assortativity is igraph ``assortativity_degree`` on the
-    undirected view (Newman 2002); clustering from :func:`triangles`. Nodes are in sorted order.
+    undirected view (Newman 2002); clustering from :func:`triangles` (``clustering``: the pair
+    of :func:`clustering_of` if already computed). Nodes are in sorted order.
     """
     directed = graph.directed
     und = graph.undirected()
@@ -205,8 +220,9 @@ def fast_structure(graph: FastGraph) -> GraphStructure:
     else:
         reciprocity = rho = float("nan")
         density = 2 * m / (n * (n - 1)) if n > 1 else 0.0
-    tri_nodes, tri_edges = triangles(und)
-    clustering, clustering_weighted = _clustering(und, tri_nodes, tri_edges)
+    if clustering is None:
+        clustering = clustering_of(und)
+    clustering, clustering_weighted = clustering
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         assortativity = (
