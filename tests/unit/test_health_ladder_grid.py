@@ -62,7 +62,11 @@ def test_the_frame_is_built_once_and_only_when_read(community):
     assert isinstance(levels.__dict__["_frame_value"], LadderGrid)
     ladder_transitions(levels=levels)
     promotion_candidates(levels=levels, near=0.5)
-    assert isinstance(levels.__dict__["_frame_value"], LadderGrid)  # moves did not build it
+    text = levels.summary()
+    assert isinstance(levels.__dict__["_frame_value"], LadderGrid)  # nothing above built it
+    # the summary from the matrices is the one from the frame
+    assert text == LadderLevels("week", levels.rules, False, levels.frame.copy()).summary()
+    assert "the ladder had" in text
     first = levels.frame
     assert isinstance(first, pd.DataFrame) and levels.frame is first
     assert levels.to_frame() is not first and levels.to_frame().equals(first)

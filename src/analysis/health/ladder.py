@@ -71,7 +71,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.ladder_counts import LadderCounts, ladder_counts
-from analysis.health.ladder_grid import LEVELS, LadderGrid, LazyFrame
+from analysis.health.ladder_grid import LEVELS, LadderGrid, LazyFrame, stored_grid
 from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
@@ -184,11 +184,23 @@ class LadderLevels(Result):
         return table.reindex(columns=list(LEVELS), fill_value=0)
 
     def summary(self) -> str:
-        done = self.frame[self.frame["complete"]]
-        if done.empty:
-            return "No complete period, so no ladder levels to describe yet."
-        last = done["period_start"].max()
-        counts = done.loc[done["period_start"] == last, "level"].value_counts()
+        # from the level matrices when the frame has not been built (same counts)
+        grid = stored_grid(self)
+        if grid is not None:
+            done = np.flatnonzero(grid.has_rows & grid.complete)
+            if not len(done):
+                return "No complete period, so no ladder levels to describe yet."
+            p = done[-1]
+            last = grid.starts[p]
+            row = grid.level[p]
+            tally = np.bincount(row[row >= 0], minlength=len(LEVELS))
+            counts = pd.Series(tally, index=list(LEVELS))
+        else:
+            done_rows = self.frame[self.frame["complete"]]
+            if done_rows.empty:
+                return "No complete period, so no ladder levels to describe yet."
+            last = done_rows["period_start"].max()
+            counts = done_rows.loc[done_rows["period_start"] == last, "level"].value_counts()
         parts = [f"{int(counts.get(lv, 0)):,} {lv}" for lv in LEVELS[1:]]
         return (
             f"In the {self.period} starting {last.date()}, the ladder had "

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["LEVELS", "LadderGrid", "LazyFrame", "grid_of", "level_codes"]
+__all__ = ["LEVELS", "LadderGrid", "LazyFrame", "grid_of", "level_codes", "stored_grid"]
 
 #: Every level, lowest first (``inactive`` and ``newcomer`` share the bottom rung); the
 #: categories of the frame's ``level``.
@@ -176,14 +176,17 @@ class LazyFrame:
         obj.__dict__[self._slot] = value
 
 
+def stored_grid(levels: Any) -> LadderGrid | None:
+    """The :class:`LadderGrid` a ``LadderLevels`` was built from; ``None`` if made from a frame."""
+    value = levels.__dict__.get("_frame_value")
+    if isinstance(value, LadderGrid):
+        return value
+    return levels.__dict__.get("_grid")
+
+
 def grid_of(levels: Any) -> LadderGrid:
     """The :class:`LadderGrid` of a ``LadderLevels``: the one it was built from, if any, else
-    converted from its frame (:meth:`LadderGrid.from_frame`)."""
-    grid = levels.__dict__.get("_grid")
-    if grid is None:
-        value = levels.__dict__.get("_frame_value")
-        if isinstance(value, LadderGrid):
-            return value
-        grid = LadderGrid.from_frame(levels.frame)
-        levels.__dict__["_grid"] = grid
-    return grid
+    converted from its frame (:meth:`LadderGrid.from_frame`, every call: the frame may have been
+    edited)."""
+    grid = stored_grid(levels)
+    return grid if grid is not None else LadderGrid.from_frame(levels.frame)
