@@ -233,6 +233,13 @@ def test_levels_identical_with_fractional_seconds(engines):
     from tests.unit.test_health_first_messages import _tables
 
     tables = _tables(3)
+    # every 5th message moved to 23:59:59.6 of its day: the last instant a rounding engine
+    # would put on the next day
+    msgs = tables.messages.copy()
+    late = msgs["created_at"].dt.floor("D") + pd.Timedelta(seconds=86_399.6)
+    msgs.loc[msgs.index % 5 == 0, "created_at"] = late[msgs.index % 5 == 0]
+    msgs = msgs.sort_values("created_at", kind="stable", ignore_index=True)
+    tables = type(tables)(members=tables.members, messages=msgs, reactions=None)
     small = [Community.from_tables(tables, backend=c.backend) for c in engines]
     for period in ("week", "month"):
         rules = LadderRules(window_days=7, active_min_messages=2, mentor_min_first_responses=1)
