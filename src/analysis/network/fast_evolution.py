@@ -109,7 +109,7 @@ def _core(und: FastGraph) -> set[str]:
 
 
 def fast_network_evolution(
-    community: Community, *, include_inferred: bool = False
+    community: Community, *, include_inferred: bool = False, pairs: Any = None
 ) -> NetworkEvolution:
     """Monthly size, density, reciprocity, giant share, staff dependency and core turnover
     (definitions: :mod:`analysis.network.evolution`), computed with numpy and igraph.
@@ -119,7 +119,24 @@ def fast_network_evolution(
     community : Community
     include_inferred : bool
         Count inferred replies too (default: explicit reply links only).
+    pairs : ReplyPairs, optional
+        The monthly reply pairs of this community if already queried
+        (:func:`analysis.network.fast_replies.reply_pairs`, explicit replies).
     """
+    if pairs is not None:
+        if include_inferred:
+            raise ValueError("pairs= holds explicit replies only; include_inferred must be False")
+        by = np.argsort(pairs.month, kind="stable")
+        return _evolution(
+            community,
+            pairs.names,
+            pairs.is_staff,
+            pairs.is_bot,
+            pairs.src[by],
+            pairs.dst[by],
+            pairs.weight[by],
+            pairs.month[by],
+        )
     import ibis
 
     expr = monthly_reply_edges_expr(community, include_inferred=include_inferred)
@@ -159,6 +176,20 @@ def fast_network_evolution(
     )
     by = np.argsort(month_of, kind="stable")
     src, dst, weight, month_of = src[by], dst[by], weight[by], month_of[by]
+    return _evolution(community, names, staff, bot, src, dst, weight, month_of)
+
+
+def _evolution(
+    community: Community,
+    names: np.ndarray,
+    staff: np.ndarray,
+    bot: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    month_of: np.ndarray,
+) -> NetworkEvolution:
+    """The result from the monthly edges (member numbers in id order, rows sorted by month)."""
     rows, cores, previous = [], {}, None
     for month in calendar_months(community):
         key = np.datetime64(month.tz_localize(None), "ns")

@@ -254,6 +254,7 @@ def newcomer_integration(
     end: pd.Timestamp | str | None = None,
     include_inferred: bool = False,
     engine: Literal["igraph", "networkx"] = "igraph",
+    contacts: Any = None,
 ) -> NewcomerIntegration:
     """Newcomer integration by join month (definitions: module docstring).
 
@@ -269,10 +270,17 @@ def newcomer_integration(
     engine : {"igraph", "networkx"}
         Core numbers and distances by igraph (``coreness``, ``distances``) or networkx (the
         oracle; identical results, slower).
+    contacts : Contacts, optional
+        The contact graph of this community with these options if already built
+        (:func:`analysis.network.fast_replies.contacts_from_pairs`, explicit replies: the
+        study's igraph path shares one engine query with the reply graph and the evolution).
     """
     from analysis.network.integration_contacts import contact_arrays
 
-    contacts = contact_arrays(community, include_inferred)
+    if contacts is None:
+        contacts = contact_arrays(community, include_inferred)
+    elif include_inferred:
+        raise ValueError("contacts= holds explicit replies only; include_inferred must be False")
     people = contacts.people
     newcomers = people[~people["is_staff"].astype(bool) & ~people["is_bot"].astype(bool)].copy()
     newcomers["joined_at"] = pd.to_datetime(newcomers["joined_at"], utc=True)

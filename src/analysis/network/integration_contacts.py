@@ -27,7 +27,7 @@ import pandas as pd
 
 from analysis.data import Community
 
-__all__ = ["Contacts", "contact_arrays"]
+__all__ = ["Contacts", "contact_arrays", "unordered_first"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,27 @@ class Contacts:
     edges: np.ndarray
     times: np.ndarray
     member_mask: np.ndarray
+
+
+def unordered_first(
+    src: np.ndarray, dst: np.ndarray, at: np.ndarray, bot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unordered pairs ``(min, max)`` without a bot end, each once at its earliest ``at``,
+    sorted by that time: the edges ``(m, 2)`` and their times."""
+    a, b = np.minimum(src, dst), np.maximum(src, dst)
+    keep = ~bot[a] & ~bot[b]
+    a, b, at = a[keep], b[keep], at[keep]
+    n = max(len(bot), 1)
+    key = a * n + b
+    order = np.argsort(key, kind="stable")
+    key, at = key[order], at[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    key = key[starts]
+    at = np.minimum.reduceat(at, starts) if len(starts) else at[:0]
+    by_time = np.argsort(at, kind="stable")
+    key, at = key[by_time], at[by_time]
+    edges = np.column_stack([key // n, key % n]).astype(np.int64).reshape(-1, 2)
+    return edges, at
 
 
 def contact_arrays(community: Community, include_inferred: bool = False) -> Contacts:
@@ -86,18 +107,5 @@ def contact_arrays(community: Community, include_inferred: bool = False) -> Cont
     dst = frame["dst"].to_numpy(dtype=np.int64)
     at = pd.to_datetime(frame["first_at"], utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
     del frame
-    a, b = np.minimum(src, dst), np.maximum(src, dst)
-    keep = ~bot[a] & ~bot[b]
-    a, b, at = a[keep], b[keep], at[keep]
-    # each unordered pair once, at its earliest first contact
-    key = a * max(n, 1) + b
-    order = np.argsort(key, kind="stable")
-    key, at = key[order], at[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
-    key = key[starts]
-    at = np.minimum.reduceat(at, starts) if len(starts) else at[:0]
-    by_time = np.argsort(at, kind="stable")
-    key, at = key[by_time], at[by_time]
-    edges = np.column_stack([key // max(n, 1), key % max(n, 1)]).astype(np.int64).reshape(-1, 2)
-
+    edges, at = unordered_first(src, dst, at, bot)
     return Contacts(people=people, n_nodes=n, edges=edges, times=at, member_mask=~staff)

@@ -30,7 +30,8 @@ from analysis.network.fast import (
     start_network_metrics,
 )
 from analysis.network.fast_evolution import fast_network_evolution
-from analysis.network.fast_graph import FastGraph, fast_reply_graph
+from analysis.network.fast_graph import FastGraph
+from analysis.network.fast_replies import contacts_from_pairs, graph_from_pairs, reply_pairs
 from analysis.network.integration import newcomer_integration
 from analysis.network.reply import network_overview, reply_graph
 from analysis.network.roles import member_roles
@@ -241,15 +242,20 @@ def network_study(
         the reply graph has more than ``fast.AUTO_MAX_NODES`` nodes or ``fast.AUTO_MAX_EDGES``
         edges (:func:`analysis.network.fast.choose_engine`). Roles, newcomer integration,
         evolution and ambassadors are engine queries plus their own code on either path; on the
-        igraph path the Leiden runs and the betweenness pivots run in forked worker processes
+        igraph path the reply graph, the newcomers' contacts and the monthly networks come from
+        one engine query (:mod:`analysis.network.fast_replies`), and the Leiden runs, the
+        betweenness pivots, the triangle metrics, the core members and the bridges run in
+        forked worker processes
         while roles, staff dependency, integration and evolution query the engine
         (:mod:`analysis.network.fast_lanes`; the same results as one process, tested).
     """
     community = community.window(start, end)
-    fg = fast_reply_graph(community) if engine != "networkx" else None
+    # the reply graph, the newcomers' contacts and the monthly networks from one engine query
+    pairs = reply_pairs(community) if engine != "networkx" else None
+    fg = graph_from_pairs(pairs) if pairs is not None else None
     chosen = choose_engine(engine, fg.n_nodes, fg.n_edges) if fg is not None else "networkx"
     if chosen == "igraph":
-        assert fg is not None
+        assert fg is not None and pairs is not None
         # Leiden runs and betweenness pivots start in forked workers; the engine stages run
         # here meanwhile (analysis.network.fast_lanes)
         pending = start_network_metrics(
@@ -258,8 +264,9 @@ def network_study(
         try:
             roles = member_roles(community, top_n=top_n)
             dependency = staff_dependency(community, graph_part=pending.dependency)
-            integration = newcomer_integration(community)
-            evolution = fast_network_evolution(community)
+            integration = newcomer_integration(community, contacts=contacts_from_pairs(pairs))
+            evolution = fast_network_evolution(community, pairs=pairs)
+            del pairs
             metrics = pending.finish()
         finally:
             pending.lanes.close()
