@@ -283,16 +283,22 @@ def staff_dependency(
         parts = graph_dependency(graph)
     else:
         parts = graph_part
-    first = community.execute(
-        newcomer_first_reply_expr(
-            community, start=start, end=end, include_inferred=include_inferred
+    first = newcomer_first_reply_expr(
+        community, start=start, end=end, include_inferred=include_inferred
+    )
+    # three counts on the engine, not one row per newcomer back to pandas
+    answered = first.responder_id.notnull()
+    staff_answer = answered & first.responder_is_staff.fill_null(False)
+    counts = community.execute(
+        first.aggregate(
+            n=first.count(),
+            n_answered=answered.cast("int64").sum(),
+            by_staff=staff_answer.cast("int64").sum(),
         )
-    )
-    answered = first["responder_id"].notna()
-    by_staff = int(
-        (answered & first["responder_is_staff"].astype("boolean").fillna(False).astype(bool)).sum()
-    )
-    n_answered = int(answered.sum())
+    ).iloc[0]
+    n_newcomers = int(counts["n"])
+    n_answered = int(counts["n_answered"]) if pd.notna(counts["n_answered"]) else 0
+    by_staff = int(counts["by_staff"]) if pd.notna(counts["by_staff"]) else 0
     by_member = n_answered - by_staff
     return StaffDependency(
         cut_off_share=float(parts["cut_off_share"]),
@@ -305,7 +311,7 @@ def staff_dependency(
         n_components_after=parts["n_components_after"],
         giant_share_before=float(parts["giant_share_before"]),
         giant_share_after=float(parts["giant_share_after"]),
-        n_newcomers=len(first),
+        n_newcomers=n_newcomers,
         n_newcomers_answered=n_answered,
         n_first_reply_staff=by_staff,
         n_first_reply_member=by_member,
