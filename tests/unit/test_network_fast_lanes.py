@@ -87,13 +87,26 @@ def test_stability_seeds_at_scale_are_the_default_only_and_stated(graph, monkeyp
     assert fast.stability_seeds(fast.STABILITY_SCALE_EDGES - 1) == (0, 1, 2, 3)
     assert fast.stability_seeds(fast.STABILITY_SCALE_EDGES) == (0, 1)
     monkeypatch.setattr(fast, "STABILITY_SCALE_EDGES", graph.n_edges)
-    stab = fast.start_network_metrics(graph, processes=1).finish()["stability"]
+    scaled = fast.start_network_metrics(graph, processes=1).finish()
+    stab = scaled["stability"]
     assert stab.seeds == (0, 1)
-    assert "two seeds instead of 4" in stab.method
+    assert "two seeds (0, 1) instead of 4" in stab.method
+    assert "1 Leiden iteration per run instead of 2" in stab.method
     assert stab.method in stab.summary() and stab.to_dict()["method"] == stab.method
     assert stab.ari_min == stab.ari_mean  # one pair
+    one_iteration = fast.fast_leiden(graph, seed=0, n_iterations=1)
+    assert scaled["communities"].partition == one_iteration.partition
+    assert stab.modularity[0] == one_iteration.modularity
     chosen = fast.start_network_metrics(graph, seeds=(0, 1, 2), processes=1).finish()
-    assert chosen["stability"].seeds == (0, 1, 2) and chosen["stability"].method == ""
+    assert chosen["stability"].seeds == (0, 1, 2)
+    assert "seeds" not in chosen["stability"].method
+    assert "1 Leiden iteration" in chosen["stability"].method  # iterations still the default
+    both_chosen = fast.start_network_metrics(
+        graph, seeds=(0, 1, 2), n_iterations=2, processes=1
+    ).finish()
+    assert both_chosen["stability"].method == ""
+    two = fast.fast_leiden(graph, seed=0, n_iterations=2)
+    assert both_chosen["communities"].partition == two.partition
     monkeypatch.setattr(fast, "STABILITY_SCALE_EDGES", graph.n_edges + 1)
     small = fast.start_network_metrics(graph, processes=1).finish()["stability"]
     assert small.seeds == (0, 1, 2, 3) and small.method == ""

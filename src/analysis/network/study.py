@@ -233,11 +233,13 @@ def network_study(
         on a :class:`~analysis.network.fast_graph.FastGraph` built straight from the engine's
         edge list (same definitions and result objects, tested equal; differences: PageRank
         solved exactly by PRPACK where networkx stops at its 1e-6 tolerance; Leiden is igraph's
-        C implementation with ``fast.LEIDEN_ITERATIONS`` = 2 iterations instead of leidenalg
-        iterated to convergence; the broker communities are that Leiden instead of networkx's
-        Louvain placeholder; betweenness pivots sized by the number of edges,
-        :func:`analysis.network.fast_betweenness.auto_pivots`, with the measured standard error
-        stated in the method; the monthly evolution by
+        C implementation with ``fast.LEIDEN_ITERATIONS`` = 2 iterations (1 from
+        ``fast.STABILITY_SCALE_EDGES`` edges on, ``fast.LEIDEN_ITERATIONS_AT_SCALE``, stated in
+        the stability result) instead of leidenalg iterated to convergence; the broker
+        communities are that Leiden instead of networkx's Louvain placeholder; betweenness
+        pivots sized by the number of edges, :func:`analysis.network.fast_betweenness.
+        auto_pivots`, with the measured standard error stated in the method; the monthly
+        evolution by
         :func:`analysis.network.fast_evolution.fast_network_evolution`); ``"auto"`` — igraph when
         the reply graph has more than ``fast.AUTO_MAX_NODES`` nodes or ``fast.AUTO_MAX_EDGES``
         edges (:func:`analysis.network.fast.choose_engine`). Roles, newcomer integration,
