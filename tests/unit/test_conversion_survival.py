@@ -275,3 +275,19 @@ def test_single_level_has_no_logrank():
 def test_landmark_with_nobody_left():
     with pytest.raises(SurvivalInputError, match="landmark"):
         km_by_engagement(_community(), engagement_days=90)
+
+
+def test_weekly_messages_floor_fractional_seconds():
+    # b joined 2024-01-01 00:00; a message 0.6 s before the end of week 0 stays in week 0
+    # (604,799 whole seconds; rounding would give 604,800 = week 1, as Spark never does)
+    base = _community()
+    msgs = base.execute(base.messages)
+    extra = msgs.iloc[[0]].assign(
+        message_id="x", member_id="b", created_at=pd.Timestamp("2024-01-07 23:59:59.6", tz="UTC")
+    )
+    tables = {name: base.execute(t) for name, t in base.tables.items()}
+    tables["messages"] = pd.concat([msgs, extra], ignore_index=True)
+    community = Community.from_tables(Tables(**tables))
+    weekly = community.execute(weekly_messages_expr(community))
+    b = weekly[weekly["member_id"] == "b"].set_index("week")["messages"].to_dict()
+    assert b == {0: 2, 2: 1}

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
+from analysis.health.periods import epoch_seconds
 
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
@@ -106,7 +107,8 @@ def weekly_messages_expr(community: Community) -> Any:
     own = msgs.join(
         linked, (msgs.member_id == linked.l_member) & (msgs.created_at >= linked.l_joined)
     )
-    gap = own.created_at.epoch_seconds().cast("int64") - own.l_joined.epoch_seconds().cast("int64")
+    # whole seconds floored on every engine (a plain cast rounds fractions on DuckDB)
+    gap = epoch_seconds(own.created_at) - epoch_seconds(own.l_joined)
     weeks = own.select(member_id=own.member_id, week=(gap // int(WEEK_S)).cast("int64"))
     return weeks.group_by(["member_id", "week"]).aggregate(messages=weeks.count())
 
