@@ -255,7 +255,7 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_fast(community: Community, k: Any, seed: int, seeds: int) -> dict[str, float]:
+def run_fast(community: Community, k: Any, seed: int, seeds: int | None) -> dict[str, float]:
     """The fast path's stages on ``community`` (the study's full metric set, each stage as the
     study runs it); prints and returns wall seconds per stage, with CPU seconds."""
     from analysis.network.ambassadors import ambassador_candidates
@@ -278,24 +278,31 @@ def run_fast(community: Community, k: Any, seed: int, seeds: int) -> dict[str, f
         )
         return value
 
-    fg = stage("reply graph (engine → igraph)", lambda: F.fast_reply_graph(community))
+    from analysis.network.fast_replies import contacts_from_pairs, graph_from_pairs, reply_pairs
+
+    pairs = stage("reply pairs (one engine query)", lambda: reply_pairs(community))
+    fg = stage("reply graph from the pairs", lambda: graph_from_pairs(pairs))
     print(f"graph: {fg.n_nodes:,} nodes, {fg.n_edges:,} directed edges", flush=True)
     stage("igraph object", lambda: fg.igraph)
     processes = F.PROCESSES if fg.n_edges >= F.PARALLEL_MIN_EDGES else 1
+    at_scale = fg.n_edges >= F.STABILITY_SCALE_EDGES
+    iterations = F.LEIDEN_ITERATIONS_AT_SCALE if at_scale else F.LEIDEN_ITERATIONS
+    seed_list = F.stability_seeds(fg.n_edges) if seeds is None else tuple(range(seeds))
     stage("overview (PageRank, PRPACK)", lambda: F.fast_overview(fg))
     stage("structure (incl. triangles)", lambda: F.fast_structure(fg))
     stage("k-cores + innermost core", lambda: F.fast_innermost_core(fg))
     stage("core members (backbones)", lambda: F.fast_core_members(fg))
+    _FAST["leiden_stage"] = f"Leiden + modularity ({iterations} it.)"
     parts = stage(
-        f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)",
-        lambda: F.fast_leiden(fg, seed=seed, n_iterations=F.LEIDEN_ITERATIONS),
+        _FAST["leiden_stage"],
+        lambda: F.fast_leiden(fg, seed=seed, n_iterations=iterations),
     )
     stab = stage(
-        f"Leiden stability ({seeds} seeds, {processes} proc.)",
+        f"Leiden stability ({len(seed_list)} seeds, {processes} proc.)",
         lambda: F.fast_community_stability(
             fg,
-            seeds=range(seeds),
-            n_iterations=F.LEIDEN_ITERATIONS,
+            seeds=seed_list,
+            n_iterations=iterations,
             known={seed: parts},
             processes=processes,
         ),
@@ -317,8 +324,13 @@ def run_fast(community: Community, k: Any, seed: int, seeds: int) -> dict[str, f
     dep = stage("staff dependency (graph part)", lambda: F.fast_graph_dependency(fg))
     stage("staff dependency (engine part)", lambda: staff_dependency(community, graph_part=dep))
     roles = stage("roles (engine + pandas)", lambda: member_roles(community))
-    stage("newcomer integration", lambda: newcomer_integration(community))
-    stage("monthly evolution (fast)", lambda: fast_network_evolution(community))
+    stage(
+        "newcomer integration (from the pairs)",
+        lambda: newcomer_integration(community, contacts=contacts_from_pairs(pairs)),
+    )
+    stage(
+        "monthly evolution (from the pairs)", lambda: fast_network_evolution(community, pairs=pairs)
+    )
     # the ranking the ambassadors need repeats the broker stages above: not counted again
     untimed_wall, untimed_cpu = time.perf_counter(), cpu_seconds()
     ranking = F.fast_broker_ranking(fg, k=k, communities=parts, processes=processes)
@@ -347,16 +359,25 @@ _UNTIMED: dict[str, float] = {}
 
 
 def run_study(community: Community) -> None:
-    """``network_study(community, engine="igraph")`` end to end: wall, CPU, peak RSS."""
+    """``network_study(community, engine="igraph")`` end to end: wall, CPU of this process and
+    of its forked workers, peak RSS of this process and of the largest worker, load average."""
     from analysis.network.study import network_study
 
-    c = cpu_seconds()
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t, study = timed(lambda: network_study(community, engine="igraph"))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_own = own.ru_utime + own.ru_stime - own0.ru_utime - own0.ru_stime
+    cpu_kids = kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime
     print(
         f"{'network_study(engine=igraph), end to end':44s} {t:8.2f} s wall "
-        f"{cpu_seconds() - c:8.2f} s CPU   peak RSS {peak_rss_gb():5.2f} GB"
+        f"{cpu_own + cpu_kids:8.2f} s CPU ({cpu_own:.1f} here + {cpu_kids:.1f} in workers)   "
+        f"peak RSS {peak_rss_gb():5.2f} GB here, {kids.ru_maxrss / 1024**2:5.2f} GB largest worker"
     )
+    print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"  brokers: {study.brokers.betweenness_method}")
+    print(f"  stability: {study.stability.summary()}")
     for line in study.findings():
         print("  -", line)
 
@@ -372,14 +393,12 @@ def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict
     NX_STAGES.clear()
     NX_STAGES.update(
         {
-            "reply graph (engine → igraph)": lambda: reply_graph(community),
+            "reply pairs (one engine query)": lambda: reply_graph(community),
             "overview (PageRank, PRPACK)": lambda: nx.pagerank(graph, weight="weight"),
             "structure (incl. triangles)": lambda: structure(graph),
             "k-cores + innermost core": lambda: core_innermost(graph),
             "core members (backbones)": lambda: core_members(graph),
-            f"Leiden + modularity ({F.LEIDEN_ITERATIONS} it.)": lambda: leiden_communities(
-                graph, seed=seed
-            ),
+            _FAST["leiden_stage"]: lambda: leiden_communities(graph, seed=seed),
             _FAST["bet_stage"]: lambda: B.betweenness(
                 und, exact_max_nodes=0, k=_FAST["betweenness"].k, seed=seed, engine="networkx"
             ),
@@ -398,8 +417,8 @@ def run_networkx(community: Community, k: int, seed: int, cap: float, fast: dict
         t_fast = fast.get(name)
         if name == "Burt's constraint":  # the fast path lists its triangles apart
             t_fast = fast[name] + fast["triangles (for constraint)"]
-        if name == "reply graph (engine → igraph)":  # networkx builds its graph object here
-            t_fast = fast[name] + fast["igraph object"]
+        if name == "reply pairs (one engine query)":  # networkx builds its graph object here
+            t_fast = fast[name] + fast["reply graph from the pairs"] + fast["igraph object"]
         nx_text = f"> {cap:.0f} s" if t_nx is None else f"{t_nx:10.2f} s"
         if t_fast is None:
             print(f"{name:40s} {'-':>10s} {nx_text:>12s}", flush=True)
@@ -467,7 +486,9 @@ def main() -> None:
     parser.add_argument("--processed", type=Path, nargs="*", default=[])
     parser.add_argument("--direct", type=int, help="members, tables drawn directly")
     parser.add_argument("--messages", type=int, default=10_000_000, help="with --direct")
-    parser.add_argument("--seeds", type=int, default=4, help="Leiden stability seeds (fast)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="Leiden stability seeds (default: the study's)"
+    )
     parser.add_argument("--no-networkx", action="store_true", help="fast path only")
     parser.add_argument(
         "--nx-max-nodes", type=int, default=200_000, help="skip networkx above this many nodes"

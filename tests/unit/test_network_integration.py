@@ -140,3 +140,11 @@ def test_contact_arrays_pairs_and_flags():
     assert contacts.member_mask[node[~people["is_staff"].to_numpy(bool)]].all()
     assert contacts.n_nodes == len(people)
     assert sorted(node.tolist()) == list(range(len(people)))
+
+
+def test_summary_without_any_newcomer_reached():
+    community = _community(0)
+    result = newcomer_integration(community, end="2024-01-02")  # no contact in the first day
+    assert result.n_observed > 0 and result.share_reached == 0
+    assert "nan" not in result.summary()
+    assert result.summary().startswith("4 weeks after joining, 0% of")

@@ -124,7 +124,12 @@ class NewcomerIntegration(Result):
         text = (
             f"{self.weeks} weeks after joining, {self.share_reached:.0%} of "
             f"{self.n_observed:,} newcomers are connected to the core of the community by "
-            f"replies, typically {self.median_distance:.0f} step(s) away."
+            "replies"
+            + (
+                f", typically {self.median_distance:.0f} step(s) away."
+                if not np.isnan(self.median_distance)
+                else "."
+            )
         )
         c = self.cohorts[self.cohorts["n_observed"] >= 30]  # months with a usable sample
         if len(c) < 2:
