@@ -5,6 +5,7 @@ and plain networkx where it finishes.
     .venv/bin/python benchmarks/network.py --direct 100000 --messages 1000000 --study --cap 60
     .venv/bin/python benchmarks/network.py --direct 1000000 --messages 10000000 --study \
         --no-networkx                 # canonical tables drawn directly (no export, no ingest)
+    .venv/bin/python benchmarks/network.py --direct 1000000 --messages 10000000 --study-only
     .venv/bin/python benchmarks/network.py --members 10000       # old report: synth + ingest
 
 Fast path (``--direct``, :func:`run_fast`): the reply graph from the engine (members numbered on
@@ -358,14 +359,65 @@ def run_fast(community: Community, k: Any, seed: int, seeds: int | None) -> dict
 _UNTIMED: dict[str, float] = {}
 
 
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+class TreeMemory:
+    """Peak proportional set size (PSS: shared pages split among their sharers, so forked
+    workers' copy-on-write pages count once) of this process and its children, sampled every
+    0.2 s in a thread (Linux ``/proc/<pid>/smaps_rollup``)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.2):
+            total = _pss_kb(me) + sum(_pss_kb(c) for c in _children(me))
+            self.peak_kb = max(self.peak_kb, total)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_study(community: Community) -> None:
     """``network_study(community, engine="igraph")`` end to end: wall, CPU of this process and
-    of its forked workers, peak RSS of this process and of the largest worker, load average."""
+    of its forked workers, peak RSS of this process, peak PSS of the process tree (the memory
+    the study really holds, workers included), load average."""
     from analysis.network.study import network_study
 
     own0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t, study = timed(lambda: network_study(community, engine="igraph"))
+    with TreeMemory() as memory:
+        t, study = timed(lambda: network_study(community, engine="igraph"))
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_own = own.ru_utime + own.ru_stime - own0.ru_utime - own0.ru_stime
@@ -373,8 +425,9 @@ def run_study(community: Community) -> None:
     print(
         f"{'network_study(engine=igraph), end to end':44s} {t:8.2f} s wall "
         f"{cpu_own + cpu_kids:8.2f} s CPU ({cpu_own:.1f} here + {cpu_kids:.1f} in workers)   "
-        f"peak RSS {peak_rss_gb():5.2f} GB here, {kids.ru_maxrss / 1024**2:5.2f} GB largest worker"
+        f"peak RSS {peak_rss_gb():5.2f} GB here"
     )
+    print(f"  peak PSS of the process and its workers together: {memory.peak_kb / 1024**2:.2f} GB")
     print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"  brokers: {study.brokers.betweenness_method}")
     print(f"  stability: {study.stability.summary()}")
@@ -482,6 +535,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--k", default="auto", help="betweenness pivots (int or 'auto')")
     parser.add_argument("--study", action="store_true", help="also network_study end to end")
+    parser.add_argument(
+        "--study-only", action="store_true", help="only network_study (clean peak memory)"
+    )
     parser.add_argument("--cap", type=float, default=300.0, help="networkx time cap (s)")
     parser.add_argument("--processed", type=Path, nargs="*", default=[])
     parser.add_argument("--direct", type=int, help="members, tables drawn directly")
@@ -510,6 +566,10 @@ def main() -> None:
             community = Community.load(Path(tmp))
             print("\n== fast path (igraph + numpy) ==", flush=True)
             k = args.k if args.k == "auto" else int(args.k)
+            if args.study_only:
+                print("\n== the study end to end (alone in this process) ==", flush=True)
+                run_study(community)
+                return
             times = run_fast(community, k, args.seed, args.seeds)
             if args.study:
                 print("\n== the study end to end ==", flush=True)

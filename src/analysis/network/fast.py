@@ -14,7 +14,13 @@ fast_stability Leiden across seeds (forked), sparse adjusted Rand index
 fast_evolution the monthly network (``network_evolution``)
 fast_brokers   Burt's constraint, participation, bridges, broker
                ranking, the graph part of staff dependency
-fast (here)    the engine choice (:func:`choose_engine`) and the overview with PageRank
+fast_replies   one engine query for the reply graph, the newcomers' contacts and the monthly
+               networks (member numbers, not id strings)
+fast_lanes     the Leiden runs, betweenness pivots and triangle metrics in forked workers
+               while the study runs its engine queries
+fast (here)    the engine choice (:func:`choose_engine`), the overview with PageRank and the
+               study's graph metrics (:func:`start_network_metrics` /
+               :func:`fast_network_metrics`)
 
 networkx is the oracle: ``tests/unit/test_network_fast.py`` and
 ``tests/validation/test_network_fast_validation.py`` check every number against the networkx
@@ -26,6 +32,13 @@ Engine choice
 ``engine="auto"`` (the default of :func:`analysis.network.network_study`) takes the igraph path
 when the reply graph has more than :data:`AUTO_MAX_NODES` nodes or :data:`AUTO_MAX_EDGES`
 edges, networkx otherwise; ``engine="igraph"`` or ``"networkx"`` forces one.
+
+At scale
+--------
+From :data:`STABILITY_SCALE_EDGES` (2M) edges on, and unless the caller chooses, the study's
+stability check runs seeds 0 and 1 only and every Leiden run makes one iteration
+(:data:`LEIDEN_ITERATIONS_AT_SCALE`); the stability result states both in its ``method``.
+Measured at 1M members / 10M messages (958k nodes, 6.78M edges): see ``benchmarks/network.py``.
 """
 
 from __future__ import annotations

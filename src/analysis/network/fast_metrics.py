@@ -45,8 +45,9 @@ __all__ = [
     "triangles",
 ]
 
-#: Candidate (edge, neighbour) pairs examined at once when listing triangles (memory bound).
-TRIANGLE_CHUNK = 20_000_000
+#: Candidate (edge, neighbour) pairs examined at once when listing triangles (memory bound:
+#: about 60 bytes each in temporaries; at 1M members 100M candidates in 20 chunks).
+TRIANGLE_CHUNK = 5_000_000
 
 
 def triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +59,8 @@ def triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
         Vertex indices ``(u, v, w)`` of each triangle.
     edges : numpy.ndarray, shape (T, 3)
         Indices into ``und.src``/``und.dst`` of the edges ``u–v``, ``u–w`` and ``v–w``.
+
+    Both int32 when the vertex and (twice the) edge counts fit, int64 otherwise.
     """
     if und.directed:
         raise ValueError("triangles() needs the undirected view (FastGraph.undirected())")
@@ -92,6 +95,8 @@ def _triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
     other = np.where(small_is_tail, head, tail)
     counts = outdeg[side]
     found_nodes, found_edges = [], []
+    # int32 when the ids fit (half the memory: 18.4M triangles at 1M members)
+    dtype = np.int32 if max(n, 2 * m) < 2**31 else np.int64
     cum = np.cumsum(counts)
     bounds = np.searchsorted(cum, np.arange(TRIANGLE_CHUNK, cum[-1], TRIANGLE_CHUNK))
     starts = np.unique(np.concatenate([[0], bounds, [m]]))
@@ -113,8 +118,8 @@ def _triangles(und: FastGraph) -> tuple[np.ndarray, np.ndarray]:
         from_tail = small_is_tail[rep]
         e_uw = np.where(from_tail, eid[j], eid[at])
         e_vw = np.where(from_tail, eid[at], eid[j])
-        found_nodes.append(rank_to_v[np.column_stack([tail[rep], head[rep], x])])
-        found_edges.append(np.column_stack([eid[rep], e_uw, e_vw]))
+        found_nodes.append(rank_to_v[np.column_stack([tail[rep], head[rep], x])].astype(dtype))
+        found_edges.append(np.column_stack([eid[rep], e_uw, e_vw]).astype(dtype))
     if not found_nodes:
         return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
     return np.concatenate(found_nodes), np.concatenate(found_edges)
