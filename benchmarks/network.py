@@ -8,58 +8,83 @@ and plain networkx where it finishes.
     .venv/bin/python benchmarks/network.py --direct 1000000 --messages 10000000 --study-only
     .venv/bin/python benchmarks/network.py --members 10000       # old report: synth + ingest
 
-Fast path (``--direct``, :func:`run_fast`): the reply graph from the engine (members numbered on
-the engine), the igraph object, then every stage of the study's full metric set as the study
-runs it, each with wall seconds, CPU seconds (this process and its forked children) and the
-peak RSS: overview (PageRank), structure (triangles), k-cores, core members, Leiden (2
-iterations), Leiden stability (seed 0 reused, other seeds over 2 forked processes), sampled
+Fast path (``--direct``, :func:`run_fast`): the reply pairs from the engine (one query for the
+graph, the newcomers' contacts and the monthly networks, members numbered on the engine), the
+reply graph and the igraph object, then every stage of the study's full metric set one after
+the other, each with wall seconds, CPU seconds (this process and its forked children) and the
+peak RSS: overview (PageRank), structure (triangles), k-cores, core members, Leiden and its
+stability with the study's settings (from 2M edges: 1 iteration, seeds 0 and 1), sampled
 betweenness (``--k``, default ``auto``: pivots sized by the edges, over 2 processes, with the
 batch-means standard error printed), Burt's constraint, participation, bridges, staff
 dependency (graph and engine part), roles, newcomer integration, monthly evolution, ambassador
-candidates. ``--study`` then times ``network_study(community, engine="igraph")`` end to end.
-The networkx path follows (each stage in a forked child killed after ``--cap`` seconds) with the
-speed-up per stage; ``--no-networkx`` / ``--nx-max-nodes`` skip it. A script, not a test:
+candidates. ``--study`` then times ``network_study(community, engine="igraph")`` end to end
+(its Leiden runs, pivots and triangle metrics in forked workers beside the engine stages);
+``--study-only`` times only that, so the peak memory is the study's (RSS of this process and
+the PSS of the process with its workers). The networkx path follows (each stage in a forked
+child killed after ``--cap`` seconds) with the speed-up per stage; ``--no-networkx`` /
+``--nx-max-nodes`` skip it. A script, not a test:
 performance goals live here, never as timed tests.
 
-Measured 2026-11-21, 16:50–18:00 UTC, on the shared 2-core machine while three other engineers'
-jobs ran (load average 5–10): wall times were 3–5× the CPU times, so CPU seconds are the
-comparable figure. Tables drawn with ``--seed 1``.
+Measured 2026-11-21, 21:15–21:45 UTC, on the shared 2-core machine while other engineers' jobs
+ran (load average 1.3–2.8 before and after each run, so not idle: wall times below are upper
+bounds of the idle figure). Tables drawn with ``--seed 1``. "stages" = the fast-path stages run
+one after the other in one process (CPU s); "study" = ``network_study(engine="igraph")`` end to
+end with its forked workers (wall s / CPU s, this process + workers).
 
-=================================  =========  =========  ==========  ============================
-size (nodes, directed edges)        stages     study      peak RSS    notes
-                                    CPU s      CPU s
-=================================  =========  =========  ==========  ============================
-10k / 100k msgs (9,693; 65k)        4.7        3.4        0.40 GB     k = 500, SE ±11% (top 20)
-100k / 1M msgs (96,120; 667k)       47.2       47.2       1.27 GB     k = 458, SE ±13%; study
-                                                                      166 s wall at load 9
-1M / 10M msgs (957,650; 6.78M)      458.9      444.0      7.71 GB*    k = 44, SE ±59% / ±80%
-=================================  =========  =========  ==========  ============================
+=================================  ========  ================  ================================
+size (nodes, directed edges)        stages    study             peak memory of the study
+                                    CPU s     wall / CPU s
+=================================  ========  ================  ================================
+10k / 100k msgs (9,693; 65k)        2.7       2.2 / 2.2         0.41 GB RSS (one process)
+100k / 1M msgs (96,120; 667k)       25.1      17.1 / 31.3       0.98 GB RSS, 1.59 GB PSS (tree)
+1M / 10M msgs (957,650; 6.78M)      185.7     106–117 /         3.94 GB RSS, 7.58 GB PSS (tree)
+                                              190–213
+=================================  ========  ================  ================================
 
-* process-wide peak, with the objects of the fast-path section still held while the study ran
-(the fast path alone peaked at 5.25 GB). At 1M the fast path took 1,302 s wall at load 9 and
-the study end to end 437 s wall (the machine had gone quiet, load ≈ 0, so wall ≈ CPU); the
-standard error of the top-20 betweenness values was ±59% (seed 1) and ±80% (seed 0).
+**The 1M goal (≤ 120 s wall, ≤ 8 GB) is met on the loaded machine**: three runs of the study
+end to end took 106.0 s (190.1 CPU s: 83.6 in this process + 106.5 in the workers, load 2.0),
+111.8 s (205.6 CPU s, load 2.0–2.8) and 116.9 s (213.4 CPU s, load 2.1–2.7, ``--study-only``
+after the triangle lists went int32). PSS (proportional set size: the workers' copy-on-write
+pages counted once) of the process and its workers peaked at 7.58 GB (8.07 GB before the
+int32 triangle lists). Before this work: 437 s wall / 444 CPU s, 7.71 GB RSS. The wall time on
+an idle machine remains to be measured (``--study-only``); the CPU total says ≈ 100 s.
 
-1M, CPU s per stage: reply graph 15.8, igraph object 4.9, overview 9.0, structure (triangles)
-45.2, k-cores 1.1, core members 8.5 (was 40 s wall: backbones no longer copied from the full
-graph), Leiden 39.3, stability (3 more seeds, 2 processes) 104.3, betweenness (44 pivots, 2
-processes) 63.1, constraint 12.8, participation 1.2, bridges 8.3, staff dependency 7.5 + 11.6,
-roles 13.4, newcomer integration 60.9, monthly evolution 43.5 (was ~15 min extrapolated from
-81 s at 100k on networkx). **The goal (≤ 120 s wall on 2 cores) is not met**: even on an idle
-machine the CPU above, with stability and betweenness halved by their two processes, is about
-4 minutes. What is left, largest first: Leiden stability and Leiden (≈ 40 CPU s per run at 1M),
-newcomer integration (its engine query and pandas string pairs), structure's triangle listing,
-the evolution's engine query, betweenness (1.4 CPU s per igraph pivot at 1M; 44 pivots give a
-±59% median standard error on the top-20 values, so more pivots are needed, not fewer).
-NetworKit 11.2 was tried for betweenness and rejected on evidence: ``EstimateBetweenness`` is
-Geisberger–Sanders–Schultes linear scaling, not the Brandes–Pich estimator, draws its own
-pivots (no fixed sources) and cost 3.5 CPU s per sample at 1M against igraph's 1.4;
-``ApproxBetweenness`` (ε = 0.01) did not finish in 300 s.
+How (see ``analysis.network.fast_lanes`` and ``analysis.network.fast_replies``): one engine
+query gives the reply graph, the newcomers' contacts and the monthly networks (member numbers,
+not id strings); after the graph is built, the Leiden runs, the betweenness pivot groups and the
+triangle metrics (clustering, Burt's constraint) start in two forked workers while this process
+runs the engine stages (roles, staff dependency, integration, evolution) and the cheaper graph
+metrics; at ≥ 2M edges the stability check runs seeds 0 and 1 (not 0–3) and every Leiden run
+one iteration (not 2), both stated in the stability result (modularity 0.1955 against 0.2016
+with 2 iterations; the seeds agree with ARI ≈ 0.02 either way on this structureless graph).
 
-100k, networkx in forked children capped at 60 s (so most are lower bounds; the fast column here
-is wall time at load 9): k-cores 77×, core members > 19×, PageRank 4×, structure > 4×, Leiden
-> 5×, graph build > 4×. 10k, cap 300 s: sum of stages ≥ 15× (Leiden 166×, constraint 53×,
-k-cores 26×, betweenness 19×, structure 16×, core members 11×).
+1M, CPU s per stage, before (docstring of 2026-11-21 18:00, load 5–10) → now (load 1.3–2.2):
+reply graph 15.8 → 10.2 (one query for graph, contacts and months: 8.9 + graph 1.4), igraph
+object 4.9 → 4.4, overview 9.0 → 6.8, structure 45.2 → 29.9 (triangles listed in degree-rank
+space), k-cores 1.1 → 0.7, core members 8.5 → 6.5, Leiden 39.3 (2 it.) → 15.4 (1 it.), stability
+104.3 (3 more seeds) → 16.7 (1 more seed), betweenness (44 pivots) 63.1 → 48.6, constraint
+12.8 → 6.7, participation 1.2 → 1.1, bridges 8.3 → 3.6, staff dependency 7.5 + 11.6 → 0.6 + 7.0
+(first-reply counts on the engine), roles 13.4 → 9.7, newcomer integration 60.9 → 4.6 (integer
+contact pairs), monthly evolution 43.5 → 5.3, ambassadors 7.0; sum 458.9 → 185.7.
+
+Not solved: betweenness at 1M. One pivot is one BFS plus the dependency accumulation over 958k
+nodes and 5M undirected edges, ≈ 1.1 CPU s in igraph here (memory-bound: a degree-ordered
+relabelling made it only ~20% faster in a trial, not adopted); ``k="auto"`` still gives 44
+pivots at 6.78M edges, and their batch-means standard error of the top-20 values is ±80%
+(seed 0) / ±59% (seed 1): the ranking of the top few brokers is informative, the values are
+not. More pivots cost ≈ 0.55 s of wall each on two cores. NetWorKit 11.2 was tried for
+betweenness earlier and rejected on evidence (``EstimateBetweenness`` is the
+Geisberger–Sanders–Schultes estimator, not Brandes–Pich, draws its own pivots and cost 3.5 CPU
+s per sample; ``ApproxBetweenness`` with ε = 0.01 did not finish in 300 s).
+
+networkx comparison (each networkx stage in a forked child, capped): 10k, cap 120 s: sum of
+stages ≥ 24× (Leiden 299×, constraint 307×, k-cores 99×, betweenness 46×, structure 54×, core
+members 24×; PageRank 0.4×: the fast overview includes the components and the frame). 100k,
+cap 30 s: k-cores 260×, staff dependency (graph) 223×, core members 61×, bridges 42×,
+participation 13×, PageRank 12×; capped (lower bounds): constraint > 91×, Leiden > 35×,
+structure > 23×, betweenness (458 pivots) > 4×. The networkx reply-graph stage never finishes
+in the forked child (it queries DuckDB, whose connection does not survive a fork), so its
+"speed-up" is not a measurement and it is left out of the sums.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and the adjusted Rand index (Hubert & Arabie 1985) between every pair of runs. H
 
 * the runs are spread over forked processes (igraph's Leiden is single-threaded; each seed
   draws from its own ``random.Random(seed)``, so a run gives the same partition in any process);
-* a run already made (the study's seed-0 communities) is passed in ``known`` and not repeated;
+* a run already made (e.g. seed-0 communities) is passed in ``known`` and not repeated;
 * the ARI is computed from the sparse contingency table (the distinct label pairs and their
   counts): at a million members Leiden returns tens of thousands of communities (every small
   component is one), and the dense table of
