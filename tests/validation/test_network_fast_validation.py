@@ -160,3 +160,22 @@ def test_fast_graph_identical_on_duckdb_and_spark(engines):
     a, b = fast.fast_reply_graph(duck), fast.fast_reply_graph(spark)
     for name in ("names", "src", "dst", "weight", "is_staff", "is_bot"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.spark
+def test_reply_pairs_identical_on_duckdb_and_spark(engines):
+    from analysis.network.fast_replies import contacts_from_pairs, graph_from_pairs, reply_pairs
+
+    duck, spark = engines
+    a, b = reply_pairs(duck), reply_pairs(spark)
+    order_a = np.lexsort((a.month, a.dst, a.src))
+    order_b = np.lexsort((b.month, b.dst, b.src))
+    for name in ("src", "dst", "month", "weight", "first_at"):
+        np.testing.assert_array_equal(getattr(a, name)[order_a], getattr(b, name)[order_b])
+    for name in ("names", "is_staff", "is_bot"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    g, ref = graph_from_pairs(b), fast.fast_reply_graph(duck)
+    for name in ("names", "src", "dst", "weight", "is_staff", "is_bot"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(ref, name))
+    ca, cb = contacts_from_pairs(a), contacts_from_pairs(b)
+    assert sorted(map(tuple, ca.edges.tolist())) == sorted(map(tuple, cb.edges.tolist()))
