@@ -25,7 +25,7 @@ child killed after ``--cap`` seconds) with the speed-up per stage; ``--no-networ
 ``--nx-max-nodes`` skip it. A script, not a test:
 performance goals live here, never as timed tests.
 
-Measured 2026-11-21, 21:15–21:45 UTC, on the shared 2-core machine while other engineers' jobs
+Measured 2026-11-21, 21:15–21:47 UTC, on the shared 2-core machine while other engineers' jobs
 ran (load average 1.3–2.8 before and after each run, so not idle: wall times below are upper
 bounds of the idle figure). Tables drawn with ``--seed 1``. "stages" = the fast-path stages run
 one after the other in one process (CPU s); "study" = ``network_study(engine="igraph")`` end to
@@ -37,17 +37,20 @@ size (nodes, directed edges)        stages    study             peak memory of t
 =================================  ========  ================  ================================
 10k / 100k msgs (9,693; 65k)        2.7       2.2 / 2.2         0.41 GB RSS (one process)
 100k / 1M msgs (96,120; 667k)       25.1      17.1 / 31.3       0.98 GB RSS, 1.59 GB PSS (tree)
-1M / 10M msgs (957,650; 6.78M)      185.7     106–117 /         3.94 GB RSS, 7.58 GB PSS (tree)
-                                              190–213
+1M / 10M msgs (957,650; 6.78M)      185.7     106–125 /         3.93 GB RSS, 7.6–7.8 GB PSS
+                                              190–227           (tree)
 =================================  ========  ================  ================================
 
-**The 1M goal (≤ 120 s wall, ≤ 8 GB) is met on the loaded machine**: three runs of the study
-end to end took 106.0 s (190.1 CPU s: 83.6 in this process + 106.5 in the workers, load 2.0),
-111.8 s (205.6 CPU s, load 2.0–2.8) and 116.9 s (213.4 CPU s, load 2.1–2.7, ``--study-only``
-after the triangle lists went int32). PSS (proportional set size: the workers' copy-on-write
-pages counted once) of the process and its workers peaked at 7.58 GB (8.07 GB before the
-int32 triangle lists). Before this work: 437 s wall / 444 CPU s, 7.71 GB RSS. The wall time on
-an idle machine remains to be measured (``--study-only``); the CPU total says ≈ 100 s.
+**The 1M goal (≤ 120 s wall, ≤ 8 GB) is met in 4 of 5 runs, narrowly**: the study end to end
+took 106.0 s (190.1 CPU s: 83.6 in this process + 106.5 in the workers; load 2.0 with another
+engineer's jobs), 111.8 s (205.6 CPU s), 116.9 s (213.4 CPU s), 124.5 s (227.0 CPU s) and,
+after the last change (ρ from the undirected view), 114.6 s (206.2 CPU s: 100.8 + 105.4),
+21:20–21:47 UTC; the last three ``--study-only`` with the load average at 1.7–2.8, most of it
+the study itself. The CPU total varies by ±10% between identical runs on this shared VM, and
+the wall time with it. PSS (proportional set size: the workers' copy-on-write pages counted
+once) of the process and its workers peaked at 7.58–7.77 GB (8.07 GB before the int32 triangle
+lists); this process alone 3.92–3.96 GB RSS. Before this work: 437 s wall / 444 CPU s, 7.71 GB
+RSS. Measure again on an idle machine with ``--study-only``; there is no margin to spare.
 
 How (see ``analysis.network.fast_lanes`` and ``analysis.network.fast_replies``): one engine
 query gives the reply graph, the newcomers' contacts and the monthly networks (member numbers,
@@ -56,7 +59,7 @@ triangle metrics (clustering, Burt's constraint) start in two forked workers whi
 runs the engine stages (roles, staff dependency, integration, evolution) and the cheaper graph
 metrics; at ≥ 2M edges the stability check runs seeds 0 and 1 (not 0–3) and every Leiden run
 one iteration (not 2), both stated in the stability result (modularity 0.1955 against 0.2016
-with 2 iterations; the seeds agree with ARI ≈ 0.02 either way on this structureless graph).
+with 2 iterations; the seeds agree with ARI 0.02–0.03 either way on this structureless graph).
 
 1M, CPU s per stage, before (docstring of 2026-11-21 18:00, load 5–10) → now (load 1.3–2.2):
 reply graph 15.8 → 10.2 (one query for graph, contacts and months: 8.9 + graph 1.4), igraph
