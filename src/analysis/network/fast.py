@@ -8,7 +8,8 @@ computed:
 
 fast_graph     :class:`~analysis.network.fast_graph.FastGraph`: sorted numpy edge arrays and
                an igraph graph, built from the engine's edge list in one call
-fast_metrics   structure, k-cores, core members, Leiden communities
+fast_metrics   structure (triangles, clustering), k-cores, core members
+fast_leiden    Leiden communities and their modularity (re-exported by fast_metrics)
 fast_betweenness  betweenness from the same pivots as networkx, with its standard error
 fast_stability Leiden across seeds (forked), sparse adjusted Rand index
 fast_evolution the monthly network (``network_evolution``)

@@ -34,7 +34,7 @@ import numpy as np
 
 from analysis.network.fast_betweenness import group_raw
 from analysis.network.fast_graph import FastGraph
-from analysis.network.fast_metrics import _leiden_labels, fast_modularity
+from analysis.network.fast_leiden import _leiden_labels, fast_modularity
 
 __all__ = ["CallTask", "GraphLanes", "LeidenTask", "PivotTask"]
 
@@ -42,7 +42,7 @@ _FORKED: dict[str, Any] = {}
 
 
 class LeidenTask:
-    """Leiden (``fast_metrics._leiden_labels``, igraph, modularity, resolution 1) on an
+    """Leiden (``fast_leiden._leiden_labels``, igraph, modularity, resolution 1) on an
     undirected weighted :class:`FastGraph`; the result is ``(labels, modularity)``."""
 
     def __init__(self, und: FastGraph, seed: int, n_iterations: int) -> None:

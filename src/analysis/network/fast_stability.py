@@ -25,7 +25,7 @@ import numpy as np
 
 from analysis.network.communities import Communities, CommunityStability, stability_result
 from analysis.network.fast_graph import FastGraph
-from analysis.network.fast_metrics import _leiden_labels, _view, fast_modularity
+from analysis.network.fast_leiden import _leiden_labels, _view, fast_modularity
 
 __all__ = ["ari", "fast_community_stability"]
 
