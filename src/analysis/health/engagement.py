@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.activity import members_included
+from analysis.health.included import shared_included_messages
 from analysis.health.periods import (
     Period,
     check_period,
@@ -33,7 +34,6 @@ from analysis.health.periods import (
     period_index,
     period_start_expr,
 )
-from analysis.health.thread_table import shared_included_messages
 from analysis.results import Result
 
 __all__ = ["EngagementSeries", "engagement_per_root_expr", "engagement_rate"]

@@ -14,8 +14,8 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
+from analysis.health.included import shared_included_messages
 from analysis.health.periods import epoch_seconds
-from analysis.health.thread_table import shared_included_messages
 
 __all__ = ["sessions_expr"]
 

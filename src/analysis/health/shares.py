@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
+from analysis.health.included import shared_included_messages
 from analysis.health.period_results import (
     channel_ids,
     format_or_na,
@@ -27,7 +28,6 @@ from analysis.health.period_results import (
 )
 from analysis.health.periods import Period, check_period, data_periods, period_start_expr
 from analysis.health.thread_queries import thread_channels, thread_counts
-from analysis.health.thread_table import shared_included_messages
 from analysis.results import Result
 
 __all__ = [

@@ -60,6 +60,10 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
+from analysis.health.included import (  # re-exported: the thread metrics' message filter
+    included_messages,
+    shared_included_messages,
+)
 from analysis.health.periods import (
     epoch_seconds,
 )
@@ -91,69 +95,6 @@ def _min_by_str(arg: str, key: str) -> str:
 @ibis.udf.agg.builtin(name="min_by")
 def _min_by_bool(arg: bool, key: str) -> bool:
     """:func:`_min_by_str` for a boolean ``arg``."""
-
-
-def _excluded_ids(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
-    """``x_id``: the accounts a thread metric leaves out (bots unless ``include_bots``, staff
-    unless ``include_staff``), or None when nobody is left out."""
-    if include_bots and include_staff:
-        return None
-    members = community.members
-    excluded = ibis.literal(False)
-    if not include_bots:
-        excluded = excluded | members.is_bot
-    if not include_staff:
-        excluded = excluded | members.is_staff
-    return members.filter(excluded).select(x_id=members.member_id)
-
-
-def included_messages(
-    community: Community, *, include_staff: bool = True, include_bots: bool = False
-) -> Any:
-    """Non-service messages of included members, with the author's ``is_staff`` flag (ibis).
-
-    The excluded accounts (bots, and staff when ``include_staff=False``) and the staff accounts
-    are few, so messages are filtered by an anti-join with the excluded ids and flagged by a
-    left join with the staff ids, both small tables (rather than a join of every message with
-    the whole ``members`` table; the data contract guarantees every author is a member).
-    """
-    members = community.members
-    msgs = community.messages.filter(community.messages.kind != "service")
-    out = _excluded_ids(community, include_staff=include_staff, include_bots=include_bots)
-    kept = msgs if out is None else msgs.anti_join(out, msgs.member_id == out.x_id)
-    staff = members.filter(members.is_staff).select(s_id=members.member_id)
-    flagged = kept.left_join(staff, kept.member_id == staff.s_id)
-    return flagged.select(
-        "message_id",
-        "channel_id",
-        "thread_id",
-        "member_id",
-        "created_at",
-        "reply_to_id",
-        "reply_source",
-        is_staff=flagged.s_id.notnull(),
-    )
-
-
-def shared_included_messages(
-    community: Community, *, include_staff: bool = True, include_bots: bool = False
-) -> Any:
-    """:func:`included_messages` materialised on the engine, once per community and options.
-
-    The thread table, engagement, sessions and the member-to-member share all start from the
-    included messages; storing them once (as :mod:`analysis.health.engine_cache` stores the
-    thread table) saves each of them a scan of the messages, the filter and the two joins with
-    the excluded and staff ids. Column types are those of :func:`included_messages` (a stored
-    DuckDB table reports its timestamps with an explicit precision; ``created_at`` is cast back
-    so unions with other tables' timestamps keep one type).
-    """
-
-    def build() -> Any:
-        expr = included_messages(community, include_staff=include_staff, include_bots=include_bots)
-        stored = materialise(community, expr)
-        return stored.mutate(created_at=stored.created_at.cast(expr.created_at.type()))
-
-    return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
 
 
 def _roots_and_replies(
