@@ -97,7 +97,6 @@ def newcomer_table_expr(
     include_bots: bool = False,
     repeat_days: Sequence[int] = (7, 30),
     return_window_days: tuple[int, int] = (7, 35),
-    materialise_first: bool = False,
 ) -> Any:
     """One row per newcomer (ibis expression; definitions in the module docstring).
 
@@ -106,9 +105,7 @@ def newcomer_table_expr(
     at 0; null if never answered), ``returned`` (a message in the return window),
     ``repeat_<k>d`` for each ``k`` in ``repeat_days``. The first messages and the replies to
     them are the tables of :mod:`analysis.health.first_messages`, computed for every member and
-    stored on the engine once per community (shared with the member ladder), whatever
-    ``materialise_first`` says (kept for compatibility; it used to store the first-message
-    table of this call only).
+    stored on the engine once per community (shared with the member ladder).
 
     How: the first second and the later-message flags come from the member-day table
     (:func:`analysis.health.member_days.member_days`, one row per member and UTC day with the
@@ -189,7 +186,7 @@ def _engine_table(community: Community, **kw: Any) -> Any:
     return memo(
         community,
         ("newcomers_engine", *kw.values()),
-        lambda: store(community, newcomer_table_expr(community, materialise_first=True, **kw)),
+        lambda: store(community, newcomer_table_expr(community, **kw)),
     )
 
 
