@@ -9,6 +9,7 @@ member-to-member share. See :mod:`analysis.health.thread_table` for the definiti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -16,7 +17,14 @@ import ibis
 from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
 
-__all__ = ["excluded_ids", "included_messages", "shared_included_messages"]
+__all__ = [
+    "excluded_ids",
+    "included_messages",
+    "option_key",
+    "roots_and_replies",
+    "shared_included_messages",
+    "thread_options",
+]
 
 
 def excluded_ids(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
@@ -80,3 +88,33 @@ def shared_included_messages(
         return stored.mutate(created_at=stored.created_at.cast(expr.created_at.type()))
 
     return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
+
+
+def roots_and_replies(
+    community: Community, include_staff: bool, include_bots: bool, reply_sources: Sequence[str]
+) -> tuple[Any, Any]:
+    """The thread roots (no ``reply_to_id``) and the counted replies (``reply_source`` in
+    ``reply_sources``) among :func:`shared_included_messages` (two ibis tables)."""
+    msgs = shared_included_messages(
+        community, include_staff=include_staff, include_bots=include_bots
+    )
+    roots = msgs.filter(msgs.reply_to_id.isnull())
+    replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
+    return roots, replies
+
+
+def thread_options(
+    include_staff: bool, include_bots: bool, reply_sources: Sequence[str]
+) -> dict[str, Any]:
+    """The thread metrics' options, normalised (plain bools and a tuple) for memo keys."""
+    return {
+        "include_staff": bool(include_staff),
+        "include_bots": bool(include_bots),
+        "reply_sources": tuple(reply_sources),
+    }
+
+
+def option_key(name: str, kw: dict[str, Any]) -> tuple[Any, ...]:
+    """Memo key of the engine table ``name`` built with the options ``kw``
+    (:func:`thread_options`)."""
+    return (name, kw["include_staff"], kw["include_bots"], tuple(kw["reply_sources"]))

@@ -94,7 +94,7 @@ def reply_depth_table(community: Community) -> Any:
     See the module docstring for the definition and the method. The rounds run when this is
     called and their tables live on the engine as long as the returned expression does (not
     memoised: callers keep only what they aggregate from it, e.g.
-    :func:`analysis.health.thread_table.thread_depth_table`, so the reply-level tables are
+    :func:`analysis.health.thread_depth.thread_depth_table`, so the reply-level tables are
     freed). Raises :class:`ReplyCycleError` (a ``ValueError``) when reply links form a cycle.
     """
     return _compute(community)

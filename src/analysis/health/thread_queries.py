@@ -19,10 +19,9 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.engine_cache import memo
+from analysis.health.included import option_key, thread_options
 from analysis.health.periods import Period, check_period, period_floor, period_start_expr
 from analysis.health.thread_table import (
-    _key,
-    _kw,
     missing_root_threads_expr,
     shared_thread_table,
     thread_table,
@@ -57,7 +56,7 @@ def thread_values(
     are the same bit for bit on every run and engine.
     """
     check_period(period)
-    kw = _kw(**kw)
+    kw = thread_options(**kw)
     t = threads_with_depth(community, **kw) if with_depth else shared_thread_table(community, **kw)
     if where is not None:
         t = t.filter(where(t))
@@ -95,7 +94,7 @@ def thread_counts(
     ``metrics`` maps a column name to a function of the table giving an ibis aggregate. The
     result is indexed by the period (× channel) keys present in the data (naive UTC starts)."""
     check_period(period)
-    kw = _kw(**kw)
+    kw = thread_options(**kw)
     t = shared_thread_table(community, **kw)
     keys: dict[str, Any] = {"period_start": period_start_expr(t.created_at, period)}
     if by_channel:
@@ -111,7 +110,7 @@ def thread_channels(community: Community, kw: dict[str, Any], by_channel: bool) 
     """Sorted distinct ``channel_id`` of the threads when ``by_channel`` (else ``None``)."""
     if not by_channel:
         return None
-    t = shared_thread_table(community, **_kw(**kw))
+    t = shared_thread_table(community, **thread_options(**kw))
     channels = community.execute(t.select("channel_id").distinct())["channel_id"]
     return sorted(channels.dropna().unique())
 
@@ -154,7 +153,7 @@ def thread_notes(
     """The data-quality counts of the thread table built with ``kw`` (the ``include_staff``,
     ``include_bots`` and ``reply_sources`` options), aggregated on the engine once per community
     and options. ``threads`` is accepted for backward compatibility and ignored."""
-    kw = _kw(**(kw or {}))
+    kw = thread_options(**(kw or {}))
 
     def build() -> ThreadDataNotes:
         t = shared_thread_table(community, **kw)
@@ -177,7 +176,7 @@ def thread_notes(
             n_clipped_responses=whole(agg["clipped"]),
         )
 
-    return memo(community, _key("notes", kw), build)
+    return memo(community, option_key("notes", kw), build)
 
 
 def threads_by_period(

@@ -62,12 +62,19 @@ from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
 from analysis.health.included import (  # re-exported: the thread metrics' message filter
     included_messages,
+    option_key,
+    roots_and_replies,
     shared_included_messages,
+    thread_options,
 )
 from analysis.health.periods import (
     epoch_seconds,
 )
-from analysis.health.reply_depth import reply_depth_table
+from analysis.health.thread_depth import (  # re-exported: the per-thread depth
+    reply_depths,
+    thread_depth_table,
+    threads_with_depth,
+)
 
 __all__ = [
     "included_messages",
@@ -95,17 +102,6 @@ def _min_by_str(arg: str, key: str) -> str:
 @ibis.udf.agg.builtin(name="min_by")
 def _min_by_bool(arg: bool, key: str) -> bool:
     """:func:`_min_by_str` for a boolean ``arg``."""
-
-
-def _roots_and_replies(
-    community: Community, include_staff: bool, include_bots: bool, reply_sources: Sequence[str]
-) -> tuple[Any, Any]:
-    msgs = shared_included_messages(
-        community, include_staff=include_staff, include_bots=include_bots
-    )
-    roots = msgs.filter(msgs.reply_to_id.isnull())
-    replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
-    return roots, replies
 
 
 def _thread_replies(roots: Any, replies: Any) -> Any:
@@ -161,7 +157,7 @@ def thread_table_expr(
     ``max_depth`` is not here (see the module docstring): :func:`thread_table` adds it.
     See the module docstring for the definitions of roots, replies, responses and the flags.
     """
-    roots, replies = _roots_and_replies(community, include_staff, include_bots, reply_sources)
+    roots, replies = roots_and_replies(community, include_staff, include_bots, reply_sources)
     tr = _thread_replies(roots, replies)
 
     # size, participants, first and last message: the replies grouped by (thread, replier),
@@ -263,22 +259,10 @@ def missing_root_threads_expr(
 ) -> Any:
     """Number of threads (distinct ``thread_id`` of counted replies) whose root is not in the
     export at all (an ibis scalar expression)."""
-    _, replies = _roots_and_replies(community, include_staff, include_bots, reply_sources)
+    _, replies = roots_and_replies(community, include_staff, include_bots, reply_sources)
     all_ids = community.messages.select(a_id=community.messages.message_id)
     missing = replies.anti_join(all_ids, replies.thread_id == all_ids.a_id)
     return missing.thread_id.nunique()
-
-
-def _kw(include_staff: bool, include_bots: bool, reply_sources: Sequence[str]) -> dict[str, Any]:
-    return {
-        "include_staff": bool(include_staff),
-        "include_bots": bool(include_bots),
-        "reply_sources": tuple(reply_sources),
-    }
-
-
-def _key(name: str, kw: dict[str, Any]) -> tuple[Any, ...]:
-    return (name, kw["include_staff"], kw["include_bots"], tuple(kw["reply_sources"]))
 
 
 def shared_thread_table(
@@ -293,60 +277,12 @@ def shared_thread_table(
     The same cached ibis table is returned to every thread metric that asks with the same
     options (:mod:`analysis.health.engine_cache`), so the per-thread joins run once.
     """
-    kw = _kw(include_staff, include_bots, reply_sources)
+    kw = thread_options(include_staff, include_bots, reply_sources)
     return memo(
         community,
-        _key("threads", kw),
+        option_key("threads", kw),
         lambda: materialise(community, thread_table_expr(community, **kw)),
     )
-
-
-def thread_depth_table(
-    community: Community,
-    *,
-    include_staff: bool = True,
-    include_bots: bool = False,
-    reply_sources: Sequence[str] = ("explicit",),
-) -> Any:
-    """``d_thread_id``, ``max_depth``: the deepest counted reply of every ``thread_id`` with a
-    counted reply, materialised on the engine once per community and options. Depths:
-    :func:`analysis.health.reply_depth.reply_depth_table`, joined with the counted replies (not
-    with the thread table: threads whose root is missing appear here too, and
-    :func:`threads_with_depth` keeps the thread table's rows).
-    """
-    kw = _kw(include_staff, include_bots, reply_sources)
-
-    def build() -> Any:
-        _, replies = _roots_and_replies(community, **kw)
-        replies = replies.select("message_id", "thread_id")
-        depths = reply_depth_table(community)
-        d = depths.select(d_id=depths.message_id, depth=depths.depth)
-        j = replies.inner_join(d, replies.message_id == d.d_id)
-        return materialise(
-            community, j.group_by(d_thread_id=j.thread_id).aggregate(max_depth=j.depth.max())
-        )
-
-    return memo(community, _key("depth", kw), build)
-
-
-def threads_with_depth(community: Community, **kw: Any) -> Any:
-    """:func:`shared_thread_table` with a ``max_depth`` column (0 for threads without replies)."""
-    t = shared_thread_table(community, **kw)
-    d = thread_depth_table(community, **kw)
-    j = t.left_join(d, t.thread_id == d.d_thread_id)
-    return j.drop("d_thread_id").mutate(max_depth=j.max_depth.fill_null(0).cast("int64"))
-
-
-def reply_depths(community: Community) -> pd.DataFrame:
-    """Depth of every reply in the full reply forest (``message_id``, ``depth``), as pandas.
-
-    A direct reply to a root has depth 1, a reply to it depth 2, and so on. A reply whose parent
-    is not in the export counts from that missing parent (depth 1). Computed on the engine
-    (:mod:`analysis.health.reply_depth`); this brings one row per reply back, for inspection.
-    """
-    frame = community.execute(reply_depth_table(community))
-    frame["depth"] = frame["depth"].astype("int64")
-    return frame.sort_values("message_id", kind="stable").reset_index(drop=True)
 
 
 def thread_table(
@@ -363,7 +299,7 @@ def thread_table(
     The metrics of this package do not call it (they aggregate on the engine); it is for callers
     that need every thread.
     """
-    kw = _kw(include_staff, include_bots, reply_sources)
+    kw = thread_options(include_staff, include_bots, reply_sources)
     t = threads_with_depth(community, **kw) if with_depth else shared_thread_table(community, **kw)
     frame = community.execute(t)
     for col in ("created_at", "first_response_at", "last_at"):
