@@ -35,6 +35,7 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
+from analysis.health.active_periods import member_activity_counts
 from analysis.health.engine_cache import memo
 from analysis.health.member_days import member_periods, ordinal_starts
 from analysis.health.periods import (
@@ -262,6 +263,14 @@ def activity(
     -----
     DAU/WAU/MAU follow the usual product-analytics definitions (distinct active users per
     day/week/month); a member counts once per period however much they post.
+
+    How: the counts come from the member-day table
+    (:func:`analysis.health.member_days.member_days`, built by the first member metric and
+    shared with usage, weekly return, cohorts, concentration, the newcomer metrics and the
+    ladder): per-day counts by one group-by, weekly and monthly ones from period bit masks per
+    member (:func:`analysis.health.active_periods.member_activity_counts`), both memoised, so
+    the daily, weekly and monthly series of :func:`~analysis.health.usage.usage` and the return
+    rate of :func:`~analysis.health.weekly_return.weekly_return` cost no further query.
     """
     check_period(period)
     kw = {
@@ -278,15 +287,13 @@ def activity(
 def _activity_frame(
     community: Community, *, period: Period, include_staff: bool, include_bots: bool
 ) -> pd.DataFrame:
-    acts = community.execute(
-        activity_counts_expr(
-            community, period=period, include_staff=include_staff, include_bots=include_bots
-        )
-    )
+    kw = {"include_staff": include_staff, "include_bots": include_bots}
+    acts = member_activity_counts(community, period, **kw)
+    if acts is None:  # a span too long for period bit masks: the (member, period) pairs
+        acts = community.execute(activity_counts_expr(community, period=period, **kw))
+    acts = acts[["ordinal", "messages", "authors", "active_members"]].copy()
     acts["period_start"] = ordinal_starts(acts.pop("ordinal"), period)
-    joins = community.execute(
-        joins_expr(community, period=period, include_staff=include_staff, include_bots=include_bots)
-    )
+    joins = community.execute(joins_expr(community, period=period, **kw))
     frame = _assemble(acts, joins, period)
     if len(frame):
         last = community.last_message_at().tz_convert(None)
@@ -310,7 +317,9 @@ def activity_counts_expr(
     union of UTC days, so the distinct members of its member-day rows are its active members),
     read from :func:`analysis.health.member_days.member_periods` (one row per member and period
     with activity, derived from the member-day table) instead of every message. Used by
-    :func:`activity`; checked equal to :func:`activity_expr` in the tests.
+    :func:`activity` when the data spans too many weeks for the period bit masks of
+    :func:`analysis.health.active_periods.member_activity_counts`; checked equal to
+    :func:`activity_expr` in the tests.
     """
     check_period(period)
     t = member_periods(community, period, include_staff=include_staff, include_bots=include_bots)

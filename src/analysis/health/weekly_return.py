@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.active_periods import _who
+from analysis.health.active_periods import _who, member_activity_counts
 from analysis.health.activity import activity
 from analysis.health.member_days import member_periods, ordinal_starts
 from analysis.health.periods import Period, check_period
@@ -175,11 +175,23 @@ def weekly_return(
     References
     ----------
     CHAOSS "Active Users" (https://chaoss.community/kb/); the domain spec's weekly return rate.
+
+    Notes
+    -----
+    How: for weeks and months |A(w−1) ∩ A(w)| is summed over the members' period bit masks
+    (:func:`analysis.health.active_periods.member_activity_counts`, computed once with the
+    activity counts); for days, or data spanning more than
+    :data:`~analysis.health.active_periods.MAX_MASK_PERIODS` weeks, by joining the
+    ``(member, period)`` pairs with themselves (:func:`retained_expr`). The same numbers.
     """
     check_period(period)
     kw = {"include_staff": include_staff, "include_bots": include_bots}
     base = activity(community, period=period, **kw).frame
-    retained = community.execute(retained_expr(community, period=period, **kw))
+    counts = member_activity_counts(community, period, **kw) if period != "day" else None
+    if counts is None:  # days, or a span too long for period bit masks: the pair self-join
+        retained = community.execute(retained_expr(community, period=period, **kw))
+    else:
+        retained = counts[["ordinal", "retained"]].copy()
     frame = base[["period_start", "active_members", "members", "active_share", "complete"]].copy()
     retained["period_start"] = ordinal_starts(retained.pop("ordinal"), period)
     frame["retained"] = (
