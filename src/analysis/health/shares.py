@@ -26,7 +26,13 @@ from analysis.health.period_results import (
     period_lineplot,
     plain_value,
 )
-from analysis.health.periods import Period, check_period, data_periods, period_start_expr
+from analysis.health.periods import (
+    Period,
+    check_period,
+    data_periods,
+    epoch_seconds,
+    period_start_expr,
+)
 from analysis.health.thread_queries import thread_channels, thread_counts
 from analysis.results import Result
 
@@ -238,11 +244,19 @@ def member_to_member_expr(
     parents = msgs.select(p_id=msgs.message_id, p_member=msgs.member_id, p_staff=msgs.is_staff)
     j = replies.inner_join(parents, replies.reply_to_id == parents.p_id)
     j = j.filter(j.member_id != j.p_member)
-    keys = {"period_start": period_start_expr(j.created_at, period)}
+    # counted per UTC day first (whole-second arithmetic), then per period over those few rows:
+    # a day lies in one period, so the sums are the same as per period of every reply
+    days = {"day": epoch_seconds(j.created_at) // 86400}
     if by_channel:
-        keys["channel_id"] = j.channel_id
+        days["channel_id"] = j.channel_id
     both_members = (~j.is_staff & ~j.p_staff).cast("int64")
-    return j.group_by(**keys).aggregate(numerator=both_members.sum(), denominator=j.count())
+    d = j.group_by(**days).aggregate(numerator=both_members.sum(), denominator=j.count())
+    keys = {"period_start": period_start_expr((d.day * 86400).as_timestamp("s"), period)}
+    if by_channel:
+        keys["channel_id"] = d.channel_id
+    return d.group_by(**keys).aggregate(
+        numerator=d.numerator.sum(), denominator=d.denominator.sum()
+    )
 
 
 def member_to_member_share(
