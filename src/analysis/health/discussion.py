@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from analysis.data import Community
+from analysis.health.included import thread_options
 from analysis.health.period_results import (
     channel_ids,
     period_channel_index,
@@ -31,6 +33,7 @@ from analysis.health.periods import (
     check_period,
     data_periods,
     period_floor,
+    period_start_expr,
 )
 from analysis.health.sessions import sessions_expr
 from analysis.health.thread_queries import (
@@ -39,6 +42,7 @@ from analysis.health.thread_queries import (
     thread_notes,
     thread_values,
 )
+from analysis.health.thread_table import threads_with_depth
 from analysis.results import Result
 
 __all__ = [
@@ -120,17 +124,57 @@ class DiscussionDepth(Result):
         }
 
 
+_DEPTH_COLUMNS = (
+    ("n_replies", "replies"),
+    ("participants", "participants"),
+    ("max_depth", "depth"),
+)
+
+
+def _weighted_mean_median(values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Mean and median of whole numbers given as distinct ``values`` (ascending) with ``counts``.
+
+    The same floats as ``Series.mean()`` / ``Series.median()`` of the values listed one by one:
+    their sum is a whole number below 2**53, exact in any order, divided by the count; the
+    median is the middle value, or half the sum of the two middle values (type 7).
+    """
+    n = int(counts.sum())
+    if n == 0:
+        return float("nan"), float("nan")
+    total = sum(int(v) * int(c) for v, c in zip(values, counts, strict=True))
+    ends = np.cumsum(counts)
+    lo = values[int(np.searchsorted(ends, (n - 1) // 2, side="right"))]
+    hi = values[int(np.searchsorted(ends, n // 2, side="right"))]
+    return float(total) / n, (float(lo) + float(hi)) / 2
+
+
 def _depth_stats(g: pd.DataFrame) -> list[dict[str, Any]]:
-    out: dict[str, Any] = {"threads": int(len(g))}
-    for col, name in (
-        ("n_replies", "replies"),
-        ("participants", "participants"),
-        ("max_depth", "depth"),
-    ):
-        values = g[col].astype(float)
-        out[f"mean_{name}"] = float(values.mean()) if len(values) else float("nan")
-        out[f"median_{name}"] = float(values.median()) if len(values) else float("nan")
+    """Per-thread statistics of one period from its rows of value counts (:func:`_depth_counts`)."""
+    out: dict[str, Any] = {"threads": int(g["n"].sum())}
+    for col, name in _DEPTH_COLUMNS:
+        h = g.groupby(col, sort=True)["n"].sum()
+        mean, median = _weighted_mean_median(h.index.to_numpy(), h.to_numpy())
+        out[f"mean_{name}"], out[f"median_{name}"] = mean, median
     return [out]
+
+
+def _depth_counts(
+    community: Community, kw: dict[str, Any], period: Period, by_channel: bool
+) -> pd.DataFrame:
+    """Number of threads ``n`` per period [× channel] and (``n_replies``, ``participants``,
+    ``max_depth``) value, aggregated on the engine (a few thousand rows instead of one per
+    thread; exact means and medians follow from the counts)."""
+    check_period(period)
+    t = threads_with_depth(community, **thread_options(**kw))
+    keys: dict[str, Any] = {"period_start": period_start_expr(t.created_at, period)}
+    if by_channel:
+        keys["channel_id"] = t.channel_id
+    keys.update({col: t[col] for col, _ in _DEPTH_COLUMNS})
+    frame = community.execute(t.group_by(**keys).aggregate(n=t.count()))
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).astype("datetime64[ns]")
+    for col in [*(c for c, _ in _DEPTH_COLUMNS), "n"]:
+        frame[col] = frame[col].astype("int64")
+    return frame
 
 
 def discussion_depth(
@@ -150,6 +194,11 @@ def discussion_depth(
     each over the threads whose root falls in the period. Threads without replies are included
     (they are the shallow end of the distribution).
 
+    How: the engine counts the threads per period (× channel) and value of the three columns
+    (a few thousand rows instead of one per thread); the means and medians follow exactly from
+    those counts (the same floats as ``Series.mean`` / ``Series.median`` over one row per
+    thread: the values are whole numbers, see :func:`_weighted_mean_median`).
+
     Reference: the domain spec's *discussion depth*; reply-tree depth as in conversation-tree
     studies of online discussions (Gómez, Kaltenbrunner & López, "Statistical analysis of the
     social network and discussion threads in Slashdot", WWW 2008).
@@ -163,35 +212,18 @@ def discussion_depth(
         "include_bots": include_bots,
         "reply_sources": reply_sources,
     }
-    threads = thread_values(
-        community,
-        kw,
-        period,
-        by_channel,
-        {
-            "n_replies": lambda t: t.n_replies,
-            "participants": lambda t: t.participants,
-            "max_depth": lambda t: t.max_depth,
-        },
-        with_depth=True,
-    )
+    counts = _depth_counts(community, kw, period, by_channel)
     notes = thread_notes(community, kw=kw)
     index = period_channel_index(
         data_periods(community, period), thread_channels(community, kw, by_channel)
     )
-    frame = rows_per_period(threads, index, by_channel, _depth_stats)
+    frame = rows_per_period(counts, index, by_channel, _depth_stats)
     frame["threads"] = frame["threads"].astype("int64")
-    overall: dict[str, Any] = {"threads": int(len(threads))}
-    for col, name in (
-        ("n_replies", "replies"),
-        ("participants", "participants"),
-        ("max_depth", "max_depth"),
-    ):
-        values = threads[col].astype(float)
-        overall[name] = {
-            "mean": float(values.mean()) if len(values) else float("nan"),
-            "median": float(values.median()) if len(values) else float("nan"),
-        }
+    every = _depth_stats(counts)[0]
+    overall: dict[str, Any] = {"threads": every["threads"]}
+    for _, name in _DEPTH_COLUMNS:
+        key = "max_depth" if name == "depth" else name
+        overall[key] = {"mean": every[f"mean_{name}"], "median": every[f"median_{name}"]}
     return DiscussionDepth(
         period=period,
         include_staff=include_staff,
