@@ -21,7 +21,7 @@ from analysis.health.activity import _assemble as assemble_activity
 from analysis.health.activity import activity, activity_expr, joins_expr
 from analysis.health.engine_cache import clear
 from analysis.health.periods import period_floor
-from analysis.health.retention import usage, weekly_return
+from analysis.health.retention import cohort_retention, usage, weekly_return
 from analysis.schema import Tables
 
 START = pd.Timestamp("2021-03-03", tz="UTC")
@@ -187,3 +187,24 @@ def test_daily_counts_equal_a_groupby_of_the_events(tables):
     want["authors"] = ev[ev["is_message"] == 1].groupby("day")["member_id"].nunique()
     want = want.fillna(0).astype("int64").reset_index().rename(columns={"day": "ordinal"})
     pd.testing.assert_frame_equal(got, want[["ordinal", "messages", "authors", "active_members"]])
+
+
+@pytest.mark.parametrize("by", [None, "source"])
+def test_cohort_cells_over_several_mask_words_equal_per_event_periods(tables, by):
+    """Weekly cohorts with 130 periods since join: three mask words of 63 bits per member."""
+    community = Community.from_tables(tables)
+    got = cohort_retention(community, cohort="week", by=by, max_periods=130).frame
+    mem = tables.members[~tables.members["is_bot"]].copy()
+    mem["joined_s"] = mem["joined_at"].astype("int64") // 10**9
+    mem["cohort_start"] = period_floor(mem["joined_at"], "week")
+    mem["source"] = mem["source"].fillna("unknown")
+    ev = _events(tables, True, False)
+    ev = ev.assign(s=ev["at"].astype("int64") // 10**9).merge(mem, on="member_id")
+    off = ev["s"] - ev["joined_s"]
+    ev = ev.assign(period=off // (7 * DAY))[(off >= 0) & (off // (7 * DAY) < 130)]
+    keys = ["source", "cohort_start"] if by else ["cohort_start"]
+    want = ev.groupby([*keys, "period"])["member_id"].nunique()
+    got = got[got["active"] > 0].set_index([*keys, "period"])["active"]
+    assert got.to_dict() == want.to_dict()
+    # u0 is active in every week since joining: cells in the second and third words
+    assert want.index.get_level_values("period").max() > 2 * 63

@@ -17,10 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.health.active_periods import (
-    _naive_utc,
-    _who,
-)
+from analysis.health.active_periods import _BITS, _bit, _bit_or, _naive_utc, _who
 from analysis.health.activity import members_included
 from analysis.health.member_days import member_days
 from analysis.health.periods import epoch_seconds, period_start_expr
@@ -205,7 +202,8 @@ def _active_cells_expr(
     length: int,
     max_periods: int,
 ) -> Any:
-    """Members active per cohort cell: ``keys``, ``period``, ``active`` (ibis expression).
+    """Members active per cohort and period: one row per cohort (``keys``) with ``active_<k>``
+    for ``k`` = 0 … ``max_periods − 1`` (ibis expression).
 
     From the member-day table (:func:`analysis.health.member_days.member_days`): an event at
     ``s`` falls in period ``k = (s − joined_s) // length`` when ``s ≥ joined_s``. A UTC day
@@ -213,7 +211,10 @@ def _active_cells_expr(
     two consecutive periods, those of its first and last event: the periods of the day are
     ``k(last_s)`` and, when ``first_s ≥ joined_s``, ``k(first_s)`` (if ``first_s`` precedes the
     join, the day's events after the join lie within a day of it, in period ``k(last_s) = 0``).
-    Exactly the cells of counting every event.
+    Exactly the cells of counting every event. Each member's periods are collected as a bit
+    mask (``bit_or`` over their days, 63 bits per word, as in
+    :mod:`analysis.health.active_periods`) and the bits summed per cohort, so a member active
+    on many days of a period counts once without a distinct count.
     """
     # the join with the counted members `m` drops the others
     days = member_days(community)
@@ -225,17 +226,19 @@ def _active_cells_expr(
         member_id=j.member_id, k_lo=lo // length, k_hi=hi // length, **{k: j[k] for k in keys}
     )
     spans = spans.filter(spans.k_lo < max_periods)
-    # one row per member and first period, with whether some day also reaches the next one
-    per = spans.group_by(["member_id", "k_lo", *keys]).aggregate(
-        up=(spans.k_hi > spans.k_lo).cast("int64").max()
+    # the day's periods as bits: k_lo, and k_lo + 1 when the day reaches into it
+    reaches = (spans.k_hi > spans.k_lo) & (spans.k_lo + 1 < max_periods)
+    words = {
+        f"w{w}": _bit_or(_bit(spans.k_lo, w) | _bit(spans.k_lo + 1, w, reaches))
+        for w in range(-(-max_periods // _BITS))
+    }
+    per = spans.group_by("member_id").aggregate(**{k: spans[k].min() for k in keys}, **words)
+    return per.group_by(keys).aggregate(
+        **{
+            f"active_{k}": ((per[f"w{k // _BITS}"] >> (k % _BITS)) & 1).sum().cast("int64")
+            for k in range(max_periods)
+        }
     )
-    cells = per.select(*keys, member_id=per.member_id, period=per.k_lo).union(
-        per.filter((per.up > 0) & (per.k_lo + 1 < max_periods)).select(
-            *keys, member_id=per.member_id, period=per.k_lo + 1
-        ),
-        distinct=False,
-    )
-    return cells.group_by([*keys, "period"]).aggregate(active=cells.member_id.nunique())
 
 
 def cohort_retention(
@@ -307,15 +310,9 @@ def cohort_retention(
         source=members.source.fill_null("unknown"),
     )
     keys = ["source", "cohort_start"] if by else ["cohort_start"]
-    active = community.execute(
-        _active_cells_expr(
-            community,
-            m,
-            keys,
-            length,
-            max_periods,
-        )
-    )
+    wide = community.execute(_active_cells_expr(community, m, keys, length, max_periods))
+    active = wide.melt(id_vars=keys, var_name="period", value_name="active")
+    active["period"] = active["period"].str.removeprefix("active_").astype("int64")
     sizes = community.execute(
         m.group_by(keys).aggregate(
             cohort_size=m.count(), first_join=m.joined_at.min(), last_join=m.joined_at.max()
