@@ -59,7 +59,10 @@ def _window_sums_expr(
         counts = days.group_by(["window_key", "member_id"]).aggregate(
             x=days.messages.sum().cast("int64")
         )
-    ascending = ibis.window(group_by=counts.window_key, order_by=[counts.x, counts.member_id])
+    # One sort (descending x): every sum below is the same for any order of tied authors (the
+    # top-i values form the same multiset), so the ascending rank is the descending one
+    # reversed, n + 1 − rank_down, and Σ rank_up·x, the top-5/10 sums and the running sums do
+    # not depend on how ties are broken (member_id here, for a deterministic plan).
     descending = ibis.window(
         group_by=counts.window_key, order_by=[counts.x.desc(), counts.member_id]
     )
@@ -67,11 +70,12 @@ def _window_sums_expr(
         group_by=counts.window_key, order_by=[counts.x.desc(), counts.member_id]
     )
     ranked = counts.mutate(
-        rank_up=ibis.row_number().over(ascending) + 1,
         rank_down=ibis.row_number().over(descending) + 1,
         cum_down=counts.x.sum().over(running),
         total=counts.x.sum().over(ibis.window(group_by=counts.window_key)),
+        n_authors=counts.count().over(ibis.window(group_by=counts.window_key)),
     )
+    ranked = ranked.mutate(rank_up=ranked.n_authors + 1 - ranked.rank_down)
     # authors whose recorded join is after the window's end still count as members
     if period is not None:
         joined = members.select(
