@@ -99,17 +99,26 @@ def community(tables) -> Community:
     clear(c)
 
 
-def _firsts(tables: Tables) -> pd.DataFrame:
+BOTS = [f"u{i:02d}" for i in range(3, 6)]
+
+
+def _messages(tables: Tables, bots: bool) -> pd.DataFrame:
+    """Non-service messages; without the bots' messages unless ``bots``."""
     m = tables.messages[tables.messages["kind"] != "service"]
-    m = m.sort_values(["member_id", "created_at", "message_id"])
+    return m if bots else m[~m["member_id"].isin(BOTS)]
+
+
+def _firsts(tables: Tables, bots: bool = True) -> pd.DataFrame:
+    m = _messages(tables, bots).sort_values(["member_id", "created_at", "message_id"])
     return m.groupby("member_id").head(1).set_index("member_id")
 
 
-def _replies(tables: Tables) -> pd.DataFrame:
-    """Every (first message, reply) pair by the definitions, by brute force."""
-    m = tables.messages[tables.messages["kind"] != "service"]
+def _replies(tables: Tables, bots: bool = True) -> pd.DataFrame:
+    """Every (first message, reply) pair by the definitions, by brute force (without bot
+    newcomers and bot replies unless ``bots``)."""
+    m = _messages(tables, bots)
     rows = []
-    for member, f in _firsts(tables).iterrows():
+    for member, f in _firsts(tables, bots).iterrows():
         fid = f["message_id"]
         other = m[m["member_id"] != member]
         direct = other[other["reply_to_id"] == fid]
@@ -135,10 +144,13 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def test_first_messages_equal_the_pandas_definition(community, tables):
-    got = community.execute(first_messages(community)).set_index("member_id").sort_index()
-    want = _firsts(tables).sort_index()
+@pytest.mark.parametrize("bots", [False, True])
+def test_first_messages_equal_the_pandas_definition(community, tables, bots):
+    stored = first_messages(community, include_bots=bots)
+    got = community.execute(stored).set_index("member_id").sort_index()
+    want = _firsts(tables, bots).sort_index()
     assert got.index.tolist() == want.index.tolist()
+    assert got.index.isin(BOTS).any() == bots
     assert got["first_message_id"].tolist() == want["message_id"].tolist()
     assert got["channel_id"].tolist() == want["channel_id"].tolist()
     assert got["first_is_root"].tolist() == want["reply_to_id"].isna().tolist()
@@ -146,30 +158,86 @@ def test_first_messages_equal_the_pandas_definition(community, tables):
     assert (at == want["created_at"]).all()
     assert got["first_s"].tolist() == (want["created_at"].astype("int64") // 10**9).tolist()
     # the fixture has first-message ties that message_id breaks against time order
-    m = tables.messages[tables.messages["kind"] != "service"]
+    m = _messages(tables, bots)
     at_first = m.merge(want[["created_at"]].reset_index(), on=["member_id", "created_at"])
     assert (at_first.groupby("member_id").size() > 1).any()
     # the unstored expression is the same table
-    plain = community.execute(first_messages_expr(community)).set_index("member_id").sort_index()
+    plain = first_messages_expr(community, include_bots=bots)
+    plain = community.execute(plain).set_index("member_id").sort_index()
     pd.testing.assert_frame_equal(plain, got)
 
 
-def test_first_replies_equal_the_pandas_definition(community, tables):
-    got = _sorted(community.execute(first_replies(community)))
-    want = _sorted(_replies(tables))
+@pytest.mark.parametrize("bots", [False, True])
+def test_first_replies_equal_the_pandas_definition(community, tables, bots):
+    got = _sorted(community.execute(first_replies(community, include_bots=bots)))
+    want = _sorted(_replies(tables, bots))
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert want["direct"].any() and (~want["direct"]).any()
-    assert want["a_member"].isin([f"u{i:02d}" for i in range(3, 6)]).any()  # bot responders
-    plain = _sorted(community.execute(first_replies_expr(community)))
+    assert want["a_member"].isin(BOTS).any() == bots  # bot responders
+    assert want["member_id"].isin(BOTS).any() == bots  # bot newcomers
+    plain = _sorted(community.execute(first_replies_expr(community, include_bots=bots)))
     pd.testing.assert_frame_equal(plain, got)
+
+
+def test_tables_without_bots_read_the_stored_included_messages(community):
+    """Without bots the tables are built from the thread metrics' stored included messages
+    (staff in, bots out), not from the raw messages; with bots from every message."""
+    from analysis.health.first_messages import source_messages
+    from analysis.health.included import shared_included_messages
+
+    src = source_messages(community, include_bots=False)
+    assert src.op() is shared_included_messages(community, include_staff=True).op()
+    assert source_messages(community, include_bots=True).op() is not src.op()
+    # the two tables are stored once per community and switch
+    assert first_replies(community).op() is first_replies(community, include_bots=False).op()
+    assert first_messages(community).op() is not first_messages(community, include_bots=True).op()
+
+
+def test_thread_messages_of_every_kind():
+    """A first message that starts a thread: messages of the thread without ``reply_to_id``,
+    replies to other thread messages, direct replies (listed once, as direct), the newcomer's
+    own messages (never) and messages of other threads (never)."""
+    from tests.conftest import make_members, make_messages
+
+    members = make_members([(m, "2023-12-01", m == "s", False) for m in "nabcs"])
+    t0 = pd.Timestamp("2024-01-01 10:00:00")
+
+    def at(minutes: int) -> str:
+        return (t0 + pd.Timedelta(minutes=minutes)).isoformat()
+
+    messages = make_messages(
+        [
+            ("f", "n", at(0), None),  # n's first message, a thread root
+            ("x", "a", at(1), None),  # a's first message, its own thread
+            ("d", "b", at(2), "f"),  # direct reply to f
+            ("e", "a", at(3), "d"),  # reply to d, in f's thread
+            ("n2", "n", at(4), "e"),  # n's own message in the thread
+            ("y", "c", at(5), "x"),  # reply to x: not f's thread
+        ]
+    )
+    messages.loc[messages["message_id"].isin(["d", "e", "n2"]), "thread_id"] = "f"
+    # a thread message without reply_to_id (a Slack-style thread message)
+    extra = messages[messages["message_id"] == "y"].copy()
+    extra["message_id"], extra["member_id"], extra["reply_to_id"] = "z", "s", None
+    extra["reply_source"] = "none"
+    extra["thread_id"], extra["created_at"] = "f", pd.Timestamp(at(6), tz="UTC")
+    messages = pd.concat([messages, extra], ignore_index=True)
+    c = Community.from_tables(Tables(members=members, messages=messages, reactions=None))
+    for bots in (False, True):
+        got = c.execute(first_replies(c, include_bots=bots))
+        mine = got[got["first_message_id"] == "f"].sort_values("a_at")
+        assert mine["a_member"].tolist() == ["b", "a", "s"]
+        assert mine["direct"].tolist() == [True, False, False]
+        assert mine["a_id"].tolist()[0] == "d"
+        theirs = got[got["first_message_id"] == "x"]
+        assert theirs["a_member"].tolist() == ["c"] and theirs["direct"].all()
+    clear(c)
 
 
 @pytest.mark.parametrize("bots", [False, True])
 def test_newcomer_first_reply_equals_the_pandas_definition(community, tables, bots):
     t = newcomer_table(community, include_staff=True, include_bots=bots).set_index("member_id")
-    r = _replies(tables)
-    if not bots:
-        r = r[~r["a_member"].isin([f"u{i:02d}" for i in range(3, 6)])]
+    r = _replies(tables, bots)
     want = r.groupby("member_id")["a_at"].min()
     got = t["first_reply_at"].dropna()
     assert sorted(got.index) == sorted(want.index.intersection(t.index))

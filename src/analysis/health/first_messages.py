@@ -1,14 +1,20 @@
 """Every member's first message and the replies to it, stored once and shared.
 
 Two metrics read a member's first message and who replied to it: the newcomer table
-(:mod:`analysis.health.newcomer_table`: time to the first reply, staff and bot newcomers
-switched in or out) and the member ladder (:mod:`analysis.health.ladder_counts`: the member who
-gave the *first response to a newcomer*). Both used to find the first messages and probe every
-message against them on their own. :func:`first_messages` and :func:`first_replies` compute the
-two tables once per community for **every** member (staff and bots included; each metric drops
-the few staff or bot rows it does not count afterwards, an anti join against a handful of
-accounts) and store them on the engine (:func:`analysis.health.member_days.store`, memoised with
-:func:`analysis.health.engine_cache.memo`).
+(:mod:`analysis.health.newcomer_table`: time to the first reply, staff newcomers switched in or
+out) and the member ladder (:mod:`analysis.health.ladder_counts`: the member who gave the *first
+response to a newcomer*). :func:`first_messages` and :func:`first_replies` compute the two tables
+once per community (and ``include_bots``) for every member (staff included; bots only with
+``include_bots``) and store them on the engine (:func:`analysis.health.member_days.store`,
+memoised with :func:`analysis.health.engine_cache.memo`).
+
+Source
+    With ``include_bots=False`` (the newcomer default, and the ladder, which counts neither bot
+    newcomers nor bot replies) the tables are built from the messages the thread metrics store
+    (:func:`analysis.health.included.shared_included_messages` with staff and without bots:
+    every non-service message of a non-bot member), read from the engine's memory rather than
+    from the raw messages, and have no bot rows (no bot newcomer, no bot responder). With
+    ``include_bots=True`` they are built from every non-service message.
 
 Definitions
 -----------
@@ -21,7 +27,7 @@ Replies to a first message ``F`` of member ``N``
     Non-service messages by a member other than ``N`` with ``reply_to_id = F`` (*direct*
     replies) and, when ``F`` starts a thread (no ``reply_to_id``), the other messages of that
     thread (``thread_id = F``) that do not reply to ``F`` directly (the same message is never
-    listed twice). Responders of every kind are kept (staff, bots).
+    listed twice). Responders of every kind are kept (staff; bots with ``include_bots``).
 """
 
 from __future__ import annotations
@@ -32,22 +38,38 @@ import ibis
 
 from analysis.data import Community
 from analysis.health.engine_cache import memo
+from analysis.health.included import shared_included_messages
 from analysis.health.member_days import member_totals, store
 from analysis.health.periods import epoch_seconds
 
-__all__ = ["first_messages", "first_messages_expr", "first_replies", "first_replies_expr"]
+__all__ = [
+    "first_messages",
+    "first_messages_expr",
+    "first_replies",
+    "first_replies_expr",
+    "source_messages",
+]
 
 
-def first_messages_expr(community: Community) -> Any:
+def source_messages(community: Community, *, include_bots: bool) -> Any:
+    """The non-service messages the tables are built from (see *Source* in the module doc)."""
+    if include_bots:
+        return community.messages.filter(community.messages.kind != "service")
+    return shared_included_messages(community, include_staff=True, include_bots=False)
+
+
+def first_messages_expr(community: Community, *, include_bots: bool = False) -> Any:
     """One row per member with a non-service message: their first message (ibis expression).
 
     Columns: ``member_id``, ``channel_id``, ``first_message_id``, ``first_at``,
     ``first_is_root`` (no ``reply_to_id``), ``first_s`` (whole seconds of ``first_at``,
-    :func:`analysis.health.periods.epoch_seconds`). Definition in the module docstring.
+    :func:`analysis.health.periods.epoch_seconds`). Definition and source in the module
+    docstring: a join of the messages with each member's first second, then the first of the
+    (rarely several) candidates in ``(created_at, message_id)`` order.
     """
     totals = member_totals(community, include_staff=True, include_bots=True)
     firsts = totals.select(f_member=totals.member_id, f_s=totals.msg_first_s)
-    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = source_messages(community, include_bots=include_bots)
     msgs = msgs.select(
         "member_id",
         "channel_id",
@@ -70,25 +92,36 @@ def first_messages_expr(community: Community) -> Any:
     )
 
 
-def first_messages(community: Community) -> Any:
-    """:func:`first_messages_expr` stored on the engine, once per community (ibis table)."""
+def first_messages(community: Community, *, include_bots: bool = False) -> Any:
+    """:func:`first_messages_expr` stored on the engine, once per community and ``include_bots``
+    (ibis table)."""
     return memo(
-        community, ("first_messages",), lambda: store(community, first_messages_expr(community))
+        community,
+        ("first_messages", bool(include_bots)),
+        lambda: store(community, first_messages_expr(community, include_bots=include_bots)),
     )
 
 
-def first_replies_expr(community: Community, first: Any | None = None) -> Any:
+def first_replies_expr(
+    community: Community, first: Any | None = None, *, include_bots: bool = False
+) -> Any:
     """Every reply to a member's first message (ibis expression; definitions in the module doc).
 
     Columns: ``member_id`` (the member whose first message it answers), ``first_message_id``,
     ``a_member`` (who replied), ``a_at`` (when), ``a_id`` (the reply's ``message_id``; null for
     thread messages that are not direct replies), ``direct`` (``reply_to_id`` is the first
     message). ``first`` defaults to :func:`first_messages`.
+
+    How: direct replies by a join of the replies (``reply_to_id`` set) with the first messages
+    on ``reply_to_id``; thread messages by a join on ``thread_id`` with the first messages that
+    start a thread, probing only the messages that can be such a thread message: a message
+    whose ``thread_id`` is its own id is the root itself (by ``N``), and one whose
+    ``reply_to_id`` equals its ``thread_id`` replies to the root directly (listed above).
     """
     if first is None:
-        first = first_messages(community)
+        first = first_messages(community, include_bots=include_bots)
     first = first.select("member_id", "first_message_id", "first_is_root")
-    msgs = community.messages.filter(community.messages.kind != "service")
+    msgs = source_messages(community, include_bots=include_bots)
 
     replies = msgs.filter(msgs.reply_to_id.notnull())
     replies = replies.select(
@@ -106,19 +139,16 @@ def first_replies_expr(community: Community, first: Any | None = None) -> Any:
     )
 
     roots = first.filter(first.first_is_root)
-    thread = msgs.select(
-        a_member=msgs.member_id,
-        a_at=msgs.created_at,
-        a_reply_to=msgs.reply_to_id,
-        a_thread=msgs.thread_id,
+    thread = msgs.filter(
+        (msgs.message_id != msgs.thread_id)
+        & (msgs.reply_to_id.isnull() | (msgs.reply_to_id != msgs.thread_id))
+    )
+    thread = thread.select(
+        a_member=thread.member_id, a_at=thread.created_at, a_thread=thread.thread_id
     )
     threaded = roots.inner_join(
         thread,
         (roots.first_message_id == thread.a_thread) & (roots.member_id != thread.a_member),
-    )
-    # direct replies inside the thread are already listed above
-    threaded = threaded.filter(
-        threaded.a_reply_to.isnull() | (threaded.a_reply_to != threaded.first_message_id)
     )
     threaded = threaded.select(
         "member_id",
@@ -131,8 +161,10 @@ def first_replies_expr(community: Community, first: Any | None = None) -> Any:
     return direct.union(threaded, distinct=False)
 
 
-def first_replies(community: Community) -> Any:
+def first_replies(community: Community, *, include_bots: bool = False) -> Any:
     """:func:`first_replies_expr` stored on the engine, once per community (ibis table)."""
     return memo(
-        community, ("first_replies",), lambda: store(community, first_replies_expr(community))
+        community,
+        ("first_replies", bool(include_bots)),
+        lambda: store(community, first_replies_expr(community, include_bots=include_bots)),
     )

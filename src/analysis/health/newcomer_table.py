@@ -2,8 +2,9 @@
 
 The per-member table (:func:`newcomer_table_expr`) is computed on the community's engine, from
 the member-day table (:mod:`analysis.health.member_days`) and the first messages and replies to
-them of every member (:mod:`analysis.health.first_messages`, stored once per community and shared
-with the member ladder), and stored there once per community and options. The newcomer metrics
+them (:mod:`analysis.health.first_messages`, stored once per community and shared with the member
+ladder); its pandas frames are memoised once per community and options (the query itself is not
+stored: each frame reads it once, the numeric one without the identifiers). The newcomer metrics
 (:mod:`analysis.health.newcomers`, :mod:`analysis.health.repeat`) read its numeric columns, one
 row per newcomer (:func:`newcomer_flags`), from which the exact medians and 90th percentiles are
 computed (as in :mod:`analysis.health.period_results`, so DuckDB and Spark agree exactly);
@@ -47,7 +48,7 @@ import pandas as pd
 from analysis.data import Community
 from analysis.health.engine_cache import memo
 from analysis.health.first_messages import first_messages, first_replies
-from analysis.health.member_days import drop_excluded, excluded_members, member_days, store
+from analysis.health.member_days import drop_excluded, member_days
 from analysis.health.periods import epoch_seconds
 
 __all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
@@ -59,12 +60,12 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
     """Per newcomer: ``member_id``, ``is_staff``, ``channel_id``, ``first_message_id``,
     ``first_at``, ``first_is_root``, ``first_s`` (whole seconds of ``first_at``).
 
-    The first messages of every member (:func:`analysis.health.first_messages.first_messages`,
-    stored once per community and shared with the member ladder) without the staff or bot
-    newcomers the switches leave out.
+    The stored first messages (:func:`analysis.health.first_messages.first_messages`, shared
+    with the member ladder; without bots unless ``include_bots``) without the staff newcomers
+    unless ``include_staff`` (an anti join against the few excluded accounts).
     """
     first = drop_excluded(
-        first_messages(community),
+        first_messages(community, include_bots=include_bots),
         community,
         include_staff=include_staff,
         include_bots=include_bots,
@@ -104,8 +105,9 @@ def newcomer_table_expr(
     ``first_is_root``, ``first_reply_at`` (null if never answered), ``reply_seconds`` (clipped
     at 0; null if never answered), ``returned`` (a message in the return window),
     ``repeat_<k>d`` for each ``k`` in ``repeat_days``. The first messages and the replies to
-    them are the tables of :mod:`analysis.health.first_messages`, computed for every member and
-    stored on the engine once per community (shared with the member ladder).
+    them are the tables of :mod:`analysis.health.first_messages`, stored on the engine once per
+    community and ``include_bots`` (shared with the member ladder); without ``include_bots``
+    they hold no bot newcomer and no bot reply.
 
     How: the first second and the later-message flags come from the member-day table
     (:func:`analysis.health.member_days.member_days`, one row per member and UTC day with the
@@ -116,12 +118,10 @@ def newcomer_table_expr(
     """
     first = _first_messages(community, include_staff=include_staff, include_bots=include_bots)
 
-    # replies by others (direct, and in the thread the first message started), stored once for
-    # every member; bots' replies are dropped unless include_bots (staff replies always count)
-    cand = first_replies(community)
-    bots = excluded_members(community, include_staff=True, include_bots=include_bots)
-    if bots is not None:
-        cand = cand.anti_join(bots, cand.a_member == bots.x_member)
+    # replies by others (direct, and in the thread the first message started), stored once per
+    # community; staff replies always count, bot replies only with include_bots (the table
+    # built without bots has none)
+    cand = first_replies(community, include_bots=include_bots)
     replied = cand.group_by(r_member=cand.member_id).aggregate(first_reply_at=cand.a_at.min())
 
     # later messages of the newcomer, from their member-days (offsets in seconds from the first)
@@ -181,15 +181,6 @@ def _options(
     }
 
 
-def _engine_table(community: Community, **kw: Any) -> Any:
-    """:func:`newcomer_table_expr` materialised on the engine, once per community and options."""
-    return memo(
-        community,
-        ("newcomers_engine", *kw.values()),
-        lambda: store(community, newcomer_table_expr(community, **kw)),
-    )
-
-
 def newcomer_table(
     community: Community,
     *,
@@ -231,7 +222,8 @@ def newcomer_flags(
 
 
 def _flags_frame(community: Community, **kw: Any) -> pd.DataFrame:
-    table = _engine_table(community, **kw)
+    # executed, not stored: the frame itself is memoised, and its query reads no identifier
+    table = newcomer_table_expr(community, **kw)
     columns = ["first_at", "reply_seconds", "returned"]
     columns += [f"repeat_{k}d" for k in kw["repeat_days"]]
     frame = community.execute(table.select(*columns))
@@ -246,7 +238,7 @@ def _newcomer_frame(
     repeat_days: Sequence[int],
     return_window_days: tuple[int, int],
 ) -> pd.DataFrame:
-    table = _engine_table(
+    table = newcomer_table_expr(
         community,
         include_staff=include_staff,
         include_bots=include_bots,
