@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from analysis.data import Community
@@ -27,9 +28,10 @@ from analysis.health.period_results import (
     period_channel_index,
     period_keys,
     period_lineplot,
+    period_positions,
     plain_value,
     quantile_summary,
-    rows_per_period,
+    rows_per_period_positions,
     who_counted,
 )
 from analysis.health.periods import (
@@ -323,22 +325,42 @@ class TimeToFirstResponse(Result):
         }
 
 
-def _response_stats(g: pd.DataFrame) -> list[dict[str, Any]]:
-    answered = g[g["response_seconds"].notna()]
-    staff = answered["first_responder_is_staff"].astype(bool)
+def _response_arrays(threads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``response_seconds`` (float, NaN = no response) and ``first_responder_is_staff`` (bool)
+    of per-thread rows, as numpy arrays."""
+    seconds = threads["response_seconds"].to_numpy(dtype=float, na_value=np.nan)
+    staff = threads["first_responder_is_staff"].to_numpy(dtype=bool, na_value=False)
+    return seconds, staff
+
+
+def _stats_at(seconds: np.ndarray, staff: np.ndarray, pos: np.ndarray) -> list[dict[str, Any]]:
+    """Per responder (all, staff, member), the :func:`quantile_summary` of the response times
+    of the rows at positions ``pos`` (NaN = no response, left out), in minutes.
+
+    Computed on the whole seconds and divided by 60 afterwards: a sum of whole seconds is
+    exact in float64 in any order, so the mean does not depend on the order in which the engine
+    returns the rows (a sum of minutes would, in its last bits).
+    """
+    s, st = seconds[pos], staff[pos]
     out = []
-    for who, part in (("all", answered), ("staff", answered[staff]), ("member", answered[~staff])):
-        n, med, p90, mean = quantile_summary(part["response_seconds"] / 60.0)
+    for who, part in (("all", s), ("staff", s[st]), ("member", s[~st])):
+        n, med, p90, mean = quantile_summary(part)
         out.append(
             {
                 "responder": who,
                 "n": n,
-                "median_minutes": med,
-                "p90_minutes": p90,
-                "mean_minutes": mean,
+                "median_minutes": med / 60.0,
+                "p90_minutes": p90 / 60.0,
+                "mean_minutes": mean / 60.0,
             }
         )
     return out
+
+
+def _response_stats(threads: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`_stats_at` of every row of ``threads`` (per-thread rows)."""
+    seconds, staff = _response_arrays(threads)
+    return _stats_at(seconds, staff, np.arange(len(threads)))
 
 
 def time_to_first_response(
@@ -392,7 +414,11 @@ def time_to_first_response(
     index = period_channel_index(
         data_periods(community, period), thread_channels(community, kw, by_channel)
     )
-    frame = rows_per_period(threads, index, by_channel, _response_stats)
+    seconds, staff = _response_arrays(threads)
+    positions = period_positions(threads, by_channel)
+    frame = rows_per_period_positions(
+        index, by_channel, positions, lambda pos: _stats_at(seconds, staff, pos)
+    )
     frame["n"] = frame["n"].astype("int64")
     overall = {
         r["responder"]: {k: v for k, v in r.items() if k != "responder"}
