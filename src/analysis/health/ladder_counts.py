@@ -40,9 +40,8 @@ First responses on the engine
     :mod:`analysis.health.first_messages`, shared with the newcomer metrics. The first response
     is the smallest ``(created_at, message_id, member_id)`` (``MIN`` of a struct, compared field
     by field) among the direct replies by another non-bot member to the first message of a
-    non-bot member. Bots are removed with anti-joins on the (few) bot accounts, which equals
-    keeping non-bot members because canonical tables guarantee every ``messages.member_id`` is in
-    ``members`` (:func:`analysis.schema.check_links`).
+    non-bot member: the tables built with ``include_bots=False``, from the messages of non-bot
+    members only (so neither a bot's first message nor a bot's reply is in them).
 
 Member codes
     ``row_number()`` over ``member_id`` of the members placed on the ladder, computed once on the
@@ -178,14 +177,11 @@ def _counts_expr(
     parts = [_rows(groups, _MESSAGES)]
 
     # first responses: the earliest direct reply by another non-bot member to the first message
-    # of a non-bot member, from the stored replies to every member's first message
+    # of a non-bot member, from the stored replies to every non-bot member's first message
+    # (built without bots' messages: no bot first messages, no bot replies)
     m = community.members
-    bots = m.filter(m.is_bot).select(bot_id=m.member_id)
-    answers = first_replies(community)
+    answers = first_replies(community, include_bots=False)
     answers = answers.filter(answers.direct)
-    answers = answers.anti_join(bots, answers.a_member == bots.bot_id)
-    bot_newcomers = m.filter(m.is_bot).select(bot_nc=m.member_id)
-    answers = answers.anti_join(bot_newcomers, answers.member_id == bot_newcomers.bot_nc)
     first = answers.group_by("first_message_id").aggregate(
         r=ibis.struct({"t": answers.a_at, "id": answers.a_id, "who": answers.a_member}).min()
     )
