@@ -371,3 +371,34 @@ def test_newcomer_windows_at_their_edges():
         "z": False,
     }
     clear(c)
+
+
+def test_reply_seconds_zero_unanswered_and_late():
+    """``reply_seconds`` comes back as float64: 0 for a reply in the same second (or clock skew,
+    clipped), NaN when never answered, whole seconds otherwise, in both newcomer frames."""
+    from analysis.health.newcomer_table import newcomer_flags
+    from tests.conftest import make_members, make_messages
+
+    members = make_members([(m, "2023-12-01", False, False) for m in "nbcx"])
+    messages = make_messages(
+        [
+            ("n0", "n", "2024-01-01 10:00:00.200", None),
+            ("x0", "x", "2024-01-01 10:00:00.900", "n0"),  # same second: 0
+            ("b0", "b", "2024-01-01 11:00:00", None),  # never answered: NaN
+            ("c0", "c", "2024-01-01 12:00:00", None),
+            ("x1", "x", "2024-01-01 12:01:30.700", "c0"),  # 90 s (whole seconds)
+            ("c1", "c", "2024-01-03 12:00:00", "x1"),
+        ]
+    )
+    c = Community.from_tables(Tables(members=members, messages=messages, reactions=None))
+    table = newcomer_table(c).set_index("member_id")
+    assert table["reply_seconds"].dtype == "float64"
+    got = table["reply_seconds"].to_dict()
+    assert got["n"] == 0.0 and got["c"] == 90.0 and np.isnan(got["b"])
+    assert np.isnan(got["x"])  # x's first message is the reply to n, itself unanswered
+    flags = newcomer_flags(c).sort_values("first_at", ignore_index=True)  # n, x, b, c
+    assert flags["reply_seconds"].dtype == "float64"
+    seconds = flags["reply_seconds"].tolist()
+    assert seconds[0] == 0.0 and seconds[3] == 90.0 and np.isnan(seconds[1:3]).all()
+    assert flags["answered_24h"].tolist() == [True, False, False, True]
+    clear(c)

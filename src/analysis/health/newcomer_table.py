@@ -127,7 +127,10 @@ def newcomer_table_expr(
     # later messages of the newcomer, from their member-days (offsets in seconds from the first)
     days = member_days(community)
     days = days.filter(days.messages > 0)
-    f = first.select(f_member=first.member_id, f_t=first.first_s)
+    # (every member's stored first message: the left join below drops the members that are no
+    # newcomers under the switches, so the staff joins are not repeated here)
+    stored = first_messages(community, include_bots=include_bots)
+    f = stored.select(f_member=stored.member_id, f_t=stored.first_s)
     lj = days.inner_join(f, days.member_id == f.f_member)
     lo, hi = return_window_days
     # every window ends by `reach` seconds after the first message: a member-day that starts
@@ -221,12 +224,26 @@ def newcomer_flags(
     return memo(community, key, lambda: _flags_frame(community, **kw)).copy()
 
 
+def _execute(community: Community, table: Any) -> pd.DataFrame:
+    """``table`` executed, with ``reply_seconds`` as float64, NaN when never answered.
+
+    The column travels with -1 for "never answered" (replies are clipped at 0, so -1 is no
+    value) and is set back to NaN in pandas: ibis's DuckDB backend converts any column that has
+    nulls through Python objects (about 0.3 s for 0.7M newcomers), a column without nulls
+    directly. The same values as executing the nullable column.
+    """
+    frame = community.execute(table.mutate(reply_seconds=table.reply_seconds.fill_null(-1)))
+    seconds = frame["reply_seconds"].astype("float64")
+    frame["reply_seconds"] = seconds.where(seconds >= 0)
+    return frame
+
+
 def _flags_frame(community: Community, **kw: Any) -> pd.DataFrame:
     # executed, not stored: the frame itself is memoised, and its query reads no identifier
     table = newcomer_table_expr(community, **kw)
     columns = ["first_at", "reply_seconds", "returned"]
     columns += [f"repeat_{k}d" for k in kw["repeat_days"]]
-    frame = community.execute(table.select(*columns))
+    frame = _execute(community, table.select(*columns))
     return _add_exposure(community, frame, kw["repeat_days"], kw["return_window_days"])
 
 
@@ -245,7 +262,7 @@ def _newcomer_frame(
         repeat_days=repeat_days,
         return_window_days=return_window_days,
     )
-    frame = community.execute(table)
+    frame = _execute(community, table)
     frame["first_reply_at"] = pd.to_datetime(frame["first_reply_at"], utc=True).astype(
         "datetime64[ns, UTC]"
     )
