@@ -31,6 +31,7 @@ import ibis
 import pandas as pd
 
 from analysis import config
+from analysis.engine_threads import current_engine, supports_worker_engines
 from analysis.schema import SCHEMAS, Tables, ibis_schema, validate
 
 MANIFEST = "manifest.json"
@@ -258,6 +259,18 @@ def check_utc(backend: Any) -> None:
         )
 
 
+def _read_parquet(backend: Any, path: Path, table_name: str) -> Any:
+    """A parquet file as an ibis table: on DuckDB an ordinary view of the in-memory database
+    (visible to every connection to it, :mod:`analysis.engine_threads`; ibis's
+    ``read_parquet`` makes a temporary view, which only its own connection sees), elsewhere
+    ibis's ``read_parquet``."""
+    if not supports_worker_engines(backend):
+        return backend.read_parquet(str(path), table_name=table_name)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    backend.raw_sql(f'CREATE VIEW "{table_name}" AS SELECT * FROM read_parquet({literal})')
+    return backend.table(table_name)
+
+
 def _conform(table: Any, name: str) -> Any:
     """Cast a table read from parquet to the canonical ibis schema (same types on every engine)."""
     schema = ibis_schema(name)
@@ -301,8 +314,7 @@ class Community:
         tables = {}
         for name, entry in manifest["tables"].items():
             table_name = f"{name}_{uuid.uuid4().hex[:8]}"
-            table = backend.read_parquet(str(root / entry["file"]), table_name=table_name)
-            tables[name] = _conform(table, name)
+            tables[name] = _conform(_read_parquet(backend, root / entry["file"], table_name), name)
         return cls(backend=backend, tables=tables, manifest=manifest, name=manifest["dataset"])
 
     @classmethod
@@ -317,8 +329,12 @@ class Community:
         for table, frame in tables.items():
             memtable = ibis.memtable(frame.reset_index(drop=True), schema=ibis_schema(table))
             try:
+                # DuckDB: an ordinary table of the in-memory database, visible to every
+                # connection to it (analysis.engine_threads)
                 registered[table] = backend.create_table(
-                    f"{table}_{uuid.uuid4().hex[:8]}", memtable, temp=True
+                    f"{table}_{uuid.uuid4().hex[:8]}",
+                    memtable,
+                    temp=not supports_worker_engines(backend),
                 )
             except NotImplementedError:
                 # engines without temporary tables (PySpark) register the memtable themselves
@@ -348,9 +364,15 @@ class Community:
     def messages(self) -> Any:
         return self.table("messages")
 
+    def engine(self) -> Any:
+        """The ibis backend this thread runs the community's expressions on: ``backend``, or,
+        inside :func:`analysis.engine_threads.worker_engine`, this thread's own connection to
+        the same DuckDB database."""
+        return current_engine(self.backend)
+
     def execute(self, expr: Any) -> pd.DataFrame:
         """Run an ibis expression on this community's engine and return pandas."""
-        result = self.backend.execute(expr)
+        result = self.engine().execute(expr)
         if isinstance(result, pd.DataFrame):
             return result
         return result

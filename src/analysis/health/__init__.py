@@ -20,12 +20,14 @@ warnings        early warnings: robust z-scores and change points, overheating v
 Shared machinery: periods (UTC calendar periods on the engine and in pandas), period_results
 (per-period rows, exact quantiles), thread_table (the per-thread table) with thread_queries (its
 aggregates) and reply_depth (reply depth by pointer jumping on the engine), engine_cache (tables
-materialised once per community and shared by the metrics that need them).
+materialised once per community and shared by the metrics that need them), concurrent
+(run_concurrently: several metrics at once on two connections to the community's database).
 """
 
 from analysis.health.activity import ActivitySeries, activity, activity_expr, members_included
 from analysis.health.channels import ChannelActivity, activity_by_channel
 from analysis.health.concentration import Concentration, concentration, gini
+from analysis.health.concurrent import run_concurrently
 from analysis.health.discussion import conversation_duration, discussion_depth
 from analysis.health.engagement import engagement_rate
 from analysis.health.ladder import LadderRules, member_levels
@@ -69,6 +71,7 @@ __all__ = [
     "promotion_candidates",
     "repeat_contribution",
     "response_rate",
+    "run_concurrently",
     "support_deflection",
     "thread_table",
     "time_to_first_response",

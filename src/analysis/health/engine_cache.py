@@ -4,12 +4,14 @@ The thread metrics (:mod:`analysis.health.responsiveness`, :mod:`analysis.health
 :mod:`analysis.health.shares`) all read the same per-thread table; building it is the expensive
 part (joins of messages with members and with themselves, a window function). :func:`memo`
 computes such a value once per community and key and hands the same object to every later caller:
-typically an ibis table materialised on the engine with ``Table.cache()`` (a temporary table on
-DuckDB, a cached DataFrame on Spark, see https://ibis-project.org/reference/expression-tables#cache),
-or a small scalar result. :func:`materialise` is that ``cache()``, with the temporary table on
-DuckDB created and dropped by this module (``CREATE TEMP TABLE`` / ``DROP TABLE``): ibis 12's
-own release of a cached DuckDB table renders ``DROP TABLE IF EXISTS`` without the table's name
-under sqlglot 30, so it fails and the table would stay in memory until the connection closes.
+typically an ibis table materialised on the engine with ``Table.cache()`` (a table on DuckDB, a
+cached DataFrame on Spark, see https://ibis-project.org/reference/expression-tables#cache), or a
+small scalar result. :func:`materialise` is that ``cache()``, with the table on DuckDB created
+and dropped by this module (``CREATE TABLE`` / ``DROP TABLE``): ibis 12's own release of a
+cached DuckDB table renders ``DROP TABLE IF EXISTS`` without the table's name under sqlglot 30,
+so it fails and the table would stay in memory until the connection closes. The table is an
+ordinary table of the in-memory database rather than a temporary one, so that the connections
+of several threads see it (:mod:`analysis.engine_threads`).
 
 Lifetime and identity
     Entries live as long as the :class:`~analysis.data.Community` object: they are dropped when it
@@ -22,6 +24,7 @@ Lifetime and identity
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 import weakref
 from collections.abc import Callable, Hashable
@@ -33,6 +36,8 @@ __all__ = ["clear", "materialise", "memo"]
 
 T = TypeVar("T")
 _STORE: dict[int, dict[Hashable, Any]] = {}
+_BUILDING: dict[tuple[int, Hashable], threading.Lock] = {}
+_GUARD = threading.RLock()
 
 
 def _table_ids(community: Community) -> tuple[int, ...]:
@@ -44,31 +49,60 @@ def memo(community: Community, key: Hashable, build: Callable[[], T]) -> T:
 
     ``key`` must identify everything ``build`` depends on besides the community's tables (e.g.
     the metric options ``include_staff``, ``include_bots``, ``reply_sources``).
+
+    Safe to call from several threads (:func:`analysis.health.concurrent.run_concurrently`): a
+    thread asking for a value another thread is building waits for it instead of building it
+    again (one lock per key; builds call ``memo`` for their inputs only, so the waits never form
+    a cycle).
     """
     cid = id(community)
-    entry = _STORE.get(cid)
-    if entry is None:
-        entry = {}
-        _STORE[cid] = entry
-        weakref.finalize(community, _STORE.pop, cid, None)
     full_key = (key, _table_ids(community))
-    if full_key not in entry:
-        entry[full_key] = build()
-    return entry[full_key]
+    with _GUARD:
+        entry = _STORE.get(cid)
+        if entry is None:
+            entry = {}
+            _STORE[cid] = entry
+            weakref.finalize(community, _forget, cid)
+        if full_key in entry:
+            return entry[full_key]
+        lock = _BUILDING.setdefault((cid, full_key), threading.Lock())
+    with lock:
+        with _GUARD:
+            if full_key in entry:
+                return entry[full_key]
+        value = build()
+        with _GUARD:
+            entry[full_key] = value
+            _BUILDING.pop((cid, full_key), None)
+        return value
+
+
+def _forget(cid: int) -> None:
+    with _GUARD:
+        _STORE.pop(cid, None)
+        for k in [k for k in _BUILDING if k[0] == cid]:
+            _BUILDING.pop(k, None)
 
 
 def clear(community: Community | None = None) -> None:
     """Forget the memo of one community (all communities when ``None``)."""
-    if community is None:
-        _STORE.clear()
-    else:
-        _STORE.pop(id(community), None)
+    with _GUARD:
+        if community is None:
+            _STORE.clear()
+        else:
+            _STORE.pop(id(community), None)
 
 
 def _drop_duckdb_table(backend: Any, name: str) -> None:
-    # the connection may already be closed (interpreter exit)
+    # on a connection of its own: the garbage collector may run this in any thread, while
+    # another thread uses the backend's connection (analysis.engine_threads); the database
+    # may already be closed (interpreter exit)
     with contextlib.suppress(Exception):
-        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        cursor = backend.con.cursor()
+        try:
+            cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+        finally:
+            cursor.close()
 
 
 def _bound_to(expr: Any, backend: Any) -> bool:
@@ -82,9 +116,11 @@ def _bound_to(expr: Any, backend: Any) -> bool:
 def materialise(community: Community, expr: Any) -> Any:
     """``expr`` computed now and stored on the engine; the returned ibis table reads the result.
 
-    DuckDB: a temporary table, dropped when the last expression built on it is garbage
-    collected. Other engines: ibis ``Table.cache()`` (Spark: a cached DataFrame, unpersisted
-    when released) — except for an expression over in-memory tables only
+    DuckDB: a table of the community's in-memory database (an ordinary one, so that every
+    connection to the database sees it, :mod:`analysis.engine_threads`), written through this
+    thread's connection (:meth:`Community.engine`) and dropped when the last expression built
+    on it is garbage collected. Other engines: ibis ``Table.cache()`` (Spark: a cached
+    DataFrame, unpersisted when released) — except for an expression over in-memory tables only
     (:meth:`Community.from_tables` on an engine without temporary tables), which ibis binds to
     no engine, so that ``cache()`` would store it on ibis's default engine instead: such an
     expression is returned as it is and recomputed by each query (small data by construction).
@@ -93,6 +129,6 @@ def materialise(community: Community, expr: Any) -> Any:
     if getattr(backend, "name", "") != "duckdb":
         return expr.cache() if _bound_to(expr, backend) else expr
     name = f"_wb_cache_{uuid.uuid4().hex}"
-    table = backend.create_table(name, expr, temp=True)
+    table = community.engine().create_table(name, expr, temp=False)
     weakref.finalize(table.op(), _drop_duckdb_table, backend, name)
     return table

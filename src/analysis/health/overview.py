@@ -9,6 +9,7 @@ Every number in them comes from a result object whose docstring defines it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from analysis.data import Community
 from analysis.health.activity import ActivitySeries, activity
 from analysis.health.channels import activity_by_channel
 from analysis.health.concentration import Concentration, concentration
+from analysis.health.concurrent import run_concurrently
 from analysis.health.ladder import DEFAULT_RULES, LadderRules, member_levels
 from analysis.health.ladder_moves import ladder_transitions, promotion_candidates
 from analysis.health.newcomers import newcomer_return, newcomer_welcome
@@ -225,6 +227,10 @@ def health_overview(
 ) -> HealthOverview:
     """Run the health study.
 
+    The independent metrics run two at a time on two connections to the community's DuckDB
+    database (:func:`analysis.health.concurrent.run_concurrently`; one after another on other
+    engines); the results are the same as calling them one by one.
+
     Parameters
     ----------
     community : Community
@@ -249,41 +255,52 @@ def health_overview(
     kw = {"period": period, "include_staff": include_staff}
     sources = ("explicit", "inferred") if include_inferred_replies else ("explicit",)
     replies = {"reply_sources": sources}
-    series = activity(community, **kw)
-    first = time_to_first_response(community, **kw, **replies)
-    weekly_first = (
-        first
-        if period == "week"
-        else time_to_first_response(
-            community, period="week", include_staff=include_staff, **replies
-        )
-    )
+    weekly_kw = {"period": "week", "include_staff": include_staff}
+    # independent metrics, longest first, on two connections at once (analysis.health.concurrent)
+    calls: dict[str, Callable[[], Any]] = {
+        "response": lambda: response_rate(community, **kw, **replies),
+        "welcome": lambda: newcomer_welcome(community, period="month"),
+        "levels": lambda: member_levels(community, period="month", rules=ladder_rules),
+        "first": lambda: time_to_first_response(community, **kw, **replies),
+        "cohorts": lambda: cohort_retention(community, cohort="month", include_staff=include_staff),
+        "activity": lambda: activity(community, **kw),
+        "channels": lambda: activity_by_channel(community, **kw),
+        "deflection": lambda: support_deflection(community, period=period, **replies),
+        "member_to_member": lambda: member_to_member_share(community, period=period, **replies),
+        "concentration": lambda: concentration(community, include_staff=include_staff),
+        "newcomer_return": lambda: available_or_reason(
+            "Return of answered vs unanswered newcomers", lambda: newcomer_return(community)
+        ),
+        "reply_links": lambda: _reply_links(community, include_inferred_replies),
+    }
+    if period != "week":
+        calls["weekly_first"] = lambda: time_to_first_response(community, **weekly_kw, **replies)
+        calls["weekly"] = lambda: activity(community, **weekly_kw)
+    r = dict(zip(calls, run_concurrently(community, list(calls.values())), strict=True))
+    weekly_first = r.get("weekly_first", r["first"])
     all_weekly = weekly_first.frame[weekly_first.frame["responder"] == "all"]
     response_series = all_weekly.set_index("period_start")["median_minutes"].dropna()
-    weekly = series if period == "week" else activity(community, period="week", **_no_period(kw))
-    levels = member_levels(community, period="month", rules=ladder_rules)
+    levels = r["levels"]
     return HealthOverview(
         period=period,
         include_staff=include_staff,
-        activity=series,
-        channels=activity_by_channel(community, **kw),
-        response=response_rate(community, **kw, **replies),
-        first_response=first,
-        welcome=newcomer_welcome(community, period="month"),
-        newcomer_return=available_or_reason(
-            "Return of answered vs unanswered newcomers", lambda: newcomer_return(community)
-        ),
-        deflection=support_deflection(community, period=period, **replies),
-        member_to_member=member_to_member_share(community, period=period, **replies),
-        concentration=concentration(community, include_staff=include_staff),
-        cohorts=cohort_retention(community, cohort="month", include_staff=include_staff),
-        activity_warnings=_warnings(weekly, kind="activity"),
+        activity=r["activity"],
+        channels=r["channels"],
+        response=r["response"],
+        first_response=r["first"],
+        welcome=r["welcome"],
+        newcomer_return=r["newcomer_return"],
+        deflection=r["deflection"],
+        member_to_member=r["member_to_member"],
+        concentration=r["concentration"],
+        cohorts=r["cohorts"],
+        activity_warnings=_warnings(r.get("weekly", r["activity"]), kind="activity"),
         response_warnings=_warnings(response_series, kind="response_time"),
         levels=levels,
         transitions=available_or_reason(
             "Moves between ladder levels", lambda: ladder_transitions(levels=levels)
         ),
-        reply_links=_reply_links(community, include_inferred_replies),
+        reply_links=r["reply_links"],
         candidates=available_or_reason(
             "Promotion candidates",
             lambda: promotion_candidates(community, rules=ladder_rules, levels=levels),
@@ -322,10 +339,6 @@ def _require_messages(community: Community, start: Any, end: Any) -> None:
             f"{int(counts['service'].iloc[0]):,} service events such as joins); there is no "
             f"activity to measure"
         )
-
-
-def _no_period(kw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if k != "period"}
 
 
 def _warnings(series: Any, *, kind: str) -> Any:
