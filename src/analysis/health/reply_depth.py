@@ -28,7 +28,7 @@ Method
     A chain of ``L`` nested links is resolved within ``⌈log2 (L + 1)⌉`` rounds and the set of
     unresolved replies shrinks every round, so the work is O(n log depth) over the nested
     replies. Each round is one join executed by the engine and stored there
-    (:func:`analysis.health.engine_cache.materialise`); nothing per reply comes back to Python.
+    (:func:`store`); nothing per reply comes back to Python.
     A chain has at most as many links as there are nested replies, ``n``, so every reply is
     resolved within ``bit_length(n)`` rounds (≥ ``⌈log2 (n + 1)⌉``); replies still unresolved
     then lie on (or below) a cycle of reply links, which ingest rejects:
@@ -37,13 +37,16 @@ Method
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import ibis
 
 from analysis.data import Community
-from analysis.health.engine_cache import materialise
+from analysis.health.engine_cache import _bound_to, materialise
 
 __all__ = [
     "MAX_ROUNDS",
@@ -58,6 +61,33 @@ MAX_ROUNDS = 64
 
 class ReplyCycleError(ValueError):
     """Reply links form a cycle (no reply chain can be followed to its top)."""
+
+
+def store(community: Community, expr: Any) -> Any:
+    """``expr`` computed now and stored on the engine, without its lineage on Spark.
+
+    DuckDB (and any engine but Spark): :func:`analysis.health.engine_cache.materialise`. Spark:
+    a cached DataFrame keeps the query that made it, and every later query over the rounds'
+    tables re-plans the whole chain (each round reads the previous one several times, so the
+    plan grows geometrically: at 5 rounds Spark spent minutes and ran out of heap printing
+    it). The rounds are therefore stored with ``DataFrame.localCheckpoint()``
+    (https://spark.apache.org/docs/latest/api/python/reference/pyspark.sql/api/pyspark.sql.DataFrame.localCheckpoint.html),
+    which keeps the rows and forgets the lineage.
+    """
+    backend = community.backend
+    if getattr(backend, "name", "") != "pyspark" or not _bound_to(expr, backend):
+        return materialise(community, expr)
+    name = f"_wb_ckpt_{uuid.uuid4().hex}"
+    frame = backend._session.sql(backend.compile(expr)).localCheckpoint(eager=True)
+    frame.createOrReplaceTempView(name)
+    table = backend.table(name)
+    weakref.finalize(table.op(), _drop_view, backend, name)
+    return table
+
+
+def _drop_view(backend: Any, name: str) -> None:
+    with contextlib.suppress(Exception):  # the session may be gone (interpreter exit)
+        backend._session.catalog.dropTempView(name)
 
 
 def _count(community: Community, table: Any) -> int:
@@ -82,7 +112,7 @@ def nested_replies(community: Community, edges: Any | None = None) -> Any:
     if edges is None:
         edges = reply_edges(community)
     ids = edges.select(p_id=edges.message_id)
-    return materialise(community, edges.semi_join(ids, edges.reply_to_id == ids.p_id))
+    return store(community, edges.semi_join(ids, edges.reply_to_id == ids.p_id))
 
 
 def nested_depth_table(
@@ -118,7 +148,7 @@ def nested_depth_table(
             ).union(look, distinct=False)
         j = active.left_join(look, active.a_jump == look.l_id)
         # no match: the pointer reached a reply that is not nested, of depth 1
-        j = materialise(
+        j = store(
             community,
             j.select(
                 *keep,
@@ -127,6 +157,9 @@ def nested_depth_table(
                 a_dist=(j.a_dist + j.l_dist.fill_null(1)).cast("int64"),
             ),
         )
+        # the engine may store the sum as a 32-bit integer (Spark types the literal 1 so, and
+        # ibis drops a cast to the type it already assumes); read it back as int64 every round
+        j = j.mutate(a_dist=j.a_dist.cast("int64"))
         finished = j.filter(j.a_jump.isnull())
         resolved.append(finished.select(*keep, message_id=finished.a_id, depth=finished.a_dist))
         active = j.filter(j.a_jump.notnull())

@@ -26,14 +26,19 @@ import ibis
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.engine_cache import materialise, memo
+from analysis.health.engine_cache import memo
 from analysis.health.included import (
     excluded_ids,
     option_key,
     shared_included_messages,
     thread_options,
 )
-from analysis.health.reply_depth import nested_depth_table, nested_replies, reply_depth_table
+from analysis.health.reply_depth import (
+    nested_depth_table,
+    nested_replies,
+    reply_depth_table,
+    store,
+)
 
 __all__ = ["reply_depths", "thread_depth_table", "threads_with_depth"]
 
@@ -60,7 +65,7 @@ def thread_depth_table(
         nested = nested_replies(community, _edges(community, kw))
         depths = nested_depth_table(community, nested, keep=("thread_id", "counted"))
         counted = depths.filter(depths.counted)
-        return materialise(
+        return store(
             community,
             counted.group_by(d_thread_id=counted.thread_id).aggregate(
                 max_depth=counted.depth.max()
@@ -98,7 +103,7 @@ def _edges(community: Community, kw: dict[str, Any]) -> Any:
     m = community.messages
     rest = m.filter((m.kind != "service") & m.reply_to_id.notnull())
     rest = rest.semi_join(out, rest.member_id == out.x_id)
-    rest = materialise(
+    rest = store(
         community,
         rest.select("message_id", "reply_to_id", "thread_id", counted=ibis.literal(False)),
     )
