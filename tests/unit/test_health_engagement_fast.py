@@ -9,6 +9,8 @@ dates before 1970) and asserts the same numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,14 +25,20 @@ from tests.conftest import make_members, make_messages
 START = pd.Timestamp("2024-01-01", tz="UTC")
 
 
-def _community(members: list[tuple], rows: list[tuple], channels: dict[str, str] | None = None):
+def _community(
+    members: list[tuple],
+    rows: list[tuple],
+    channels: dict[str, str] | None = None,
+    backend: Any = None,
+) -> Community:
     msgs = make_messages(rows)
     for mid, channel in (channels or {}).items():
         msgs.loc[msgs["message_id"] == mid, "channel_id"] = channel
-    return Community.from_tables(Tables(members=make_members(members), messages=msgs))
+    tables = Tables(members=make_members(members), messages=msgs)
+    return Community.from_tables(tables, backend=backend)
 
 
-def _random_posts(seed: int) -> tuple[Community, list[tuple], list[tuple]]:
+def _random_posts(seed: int, backend: Any = None) -> tuple[Community, list[tuple], list[tuple]]:
     """40 members joining over 60 days (some at exactly a root's time), 150 roots, replies at
     depth 1-3 from minutes to 12 days later, one reply to a missing message; staff and a bot."""
     rng = np.random.default_rng(seed)
@@ -54,7 +62,7 @@ def _random_posts(seed: int) -> tuple[Community, list[tuple], list[tuple]]:
             if rng.random() < 0.4:
                 parent = rid
     rows.append(("x", "u1", (START + pd.Timedelta(days=3)).isoformat(), "gone"))
-    return _community(members, rows), members, rows
+    return _community(members, rows, backend=backend), members, rows
 
 
 def _reference(
@@ -114,11 +122,8 @@ def test_engagement_equals_root_by_root(period, window, staff):
     assert got["median_rate"].tolist() == want["median_rate"].tolist()
 
 
-def test_engagement_median_is_the_midpoint_bit_for_bit():
-    # one week, two roots: 1 reply / 3 members and 3 replies / 3 members. The median is
-    # (1/3 + 1) / 2 = 0.6666666666666666; the interpolation 1/3 + (1 - 1/3) / 2 (a common way
-    # to compute a percentile) gives 0.6666666666666667, and so would averaging in another
-    # order; a last root a week later closes the windows.
+def midpoint_community(backend: Any = None) -> Community:
+    """One week with two roots of rates 1/3 and 1 (see the test below), then a later root."""
     members = [("a", "2024-01-01", False, False), ("b", "2024-01-01", False, False)]
     members.append(("c", "2024-01-01", False, False))
     rows = [
@@ -130,7 +135,15 @@ def test_engagement_median_is_the_midpoint_bit_for_bit():
         ("q4", "a", "2024-01-03 13:00", "q3"),
         ("r3", "c", "2024-01-20 10:00", None),
     ]
-    f = engagement_rate(_community(members, rows), period="week").to_frame()
+    return _community(members, rows, backend=backend)
+
+
+def test_engagement_median_is_the_midpoint_bit_for_bit():
+    # one week, two roots: 1 reply / 3 members and 3 replies / 3 members. The median is
+    # (1/3 + 1) / 2 = 0.6666666666666666; the interpolation 1/3 + (1 - 1/3) / 2 (a common way
+    # to compute a percentile) gives 0.6666666666666667, and so would averaging in another
+    # order; a last root a week later closes the windows.
+    f = engagement_rate(midpoint_community(), period="week").to_frame()
     a, b = 1 / 3, 1.0
     assert a + (b - a) / 2 != (a + b) / 2  # the case is a real test
     assert f.loc[0, "median_rate"] == (a + b) / 2
@@ -150,7 +163,9 @@ def test_engagement_members_counted_at_equal_times():
     assert (f.loc[0, "roots"], f.loc[0, "members_at_end"], f.loc[0, "mean_rate"]) == (1, 2, 0.5)
 
 
-def _random_replies(seed: int) -> tuple[Community, list[tuple], dict[str, str]]:
+def _random_replies(
+    seed: int, backend: Any = None
+) -> tuple[Community, list[tuple], dict[str, str]]:
     """Replies around midnights, Mondays and month ends (some before 1970), staff, self-replies,
     three channels."""
     rng = np.random.default_rng(seed)
@@ -163,7 +178,7 @@ def _random_replies(seed: int) -> tuple[Community, list[tuple], dict[str, str]]:
         parent = None if k < 30 or rng.random() < 0.2 else f"m{rng.integers(k)}"
         rows.append((f"m{k}", f"u{rng.integers(6)}", t.isoformat(), parent))
     channels = {r[0]: f"tg:{rng.integers(3)}" for r in rows}
-    return _community(members, rows, channels), rows, channels
+    return _community(members, rows, channels, backend), rows, channels
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
@@ -194,8 +209,9 @@ def test_member_to_member_equals_reply_by_reply(period, by_channel):
     assert got_counts == counts
 
 
-def test_sessions_capped_participants_are_the_count_capped_at_two():
-    # many sessions, often of one author; three channels; seconds before 1970 and ties
+def session_community(backend: Any = None) -> Community:
+    """500 messages in many sessions, often of one author; three channels; seconds before
+    1970 and ties."""
     rng = np.random.default_rng(8)
     seconds = -50 * 1800 + np.cumsum(
         rng.choice([0, 1, 60, 1799, 1800, 1801, 4000], size=500, p=[0.1, 0.1, 0.5] + [0.075] * 4)
@@ -203,8 +219,14 @@ def test_sessions_capped_participants_are_the_count_capped_at_two():
     authors = rng.choice(["a", "b", "c"], size=500, p=[0.8, 0.1, 0.1])
     members = [(m, "1960-01-01", False, False) for m in ("a", "b", "c")]
     stamps = pd.to_datetime(seconds, unit="s", utc=True)
-    rows = [(f"m{i}", authors[i], t.isoformat(), None) for i, t in enumerate(stamps)]
-    c = _community(members, rows, {f"m{i}": f"tg:{rng.integers(3)}" for i in range(500)})
+    rows = [(f"m{i}", str(authors[i]), t.isoformat(), None) for i, t in enumerate(stamps)]
+    return _community(
+        members, rows, {f"m{i}": f"tg:{rng.integers(3)}" for i in range(500)}, backend
+    )
+
+
+def test_sessions_capped_participants_are_the_count_capped_at_two():
+    c = session_community()
     keys = ["channel_id", "session"]
     exact = c.execute(sessions_expr(c)).sort_values(keys, ignore_index=True)
     capped = c.execute(sessions_expr(c, count_participants=False))

@@ -269,7 +269,8 @@ def engagement_rate(
         replies=per_root.replies.sum(where=used),
         members_at_end=per_root.members.max(where=used),
         mean_rate=per_root.rate.mean(where=used),
-        median_rate=per_root.rate.median(where=used & per_root.rate.notnull()),
+        # masked by hand: ibis's Spark ``percentile`` puts a ``where`` on the percentage too
+        median_rate=ibis.ifelse(used, per_root.rate, ibis.null("float64")).median(),
     )
     joined = joined.mutate(replies=joined.replies.fill_null(0))
     out = community.execute(joined)
