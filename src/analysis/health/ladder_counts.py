@@ -248,7 +248,11 @@ def _window_matrix(
     np.add.at(diff, lo[keep] * n_members + code, n)
     np.subtract.at(diff, hi[keep] * n_members + code, n)
     out = diff.reshape(n_periods + 1, n_members)[:n_periods]
-    return np.cumsum(out, axis=0, out=out)
+    # the running sum over periods row by row (np.cumsum along axis 0 of a C-ordered matrix
+    # walks it column-wise: ~10x slower at 1M members)
+    for p in range(1, n_periods):
+        np.add(out[p], out[p - 1], out=out[p])
+    return out
 
 
 def ladder_counts(
