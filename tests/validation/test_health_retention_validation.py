@@ -248,7 +248,7 @@ def test_parity_engagement_rate(engines):
     a, b = (engagement_rate(c, period="month").to_frame() for c in engines)
     assert a["roots"].sum() > 1000
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
-    # counts exactly; the medians come from window functions, so they are exact on Spark too
+    # counts exactly; the medians come from each engine's exact median aggregate, (a+b)/2 on both
     for col in ("roots", "roots_censored", "replies", "median_rate"):
         np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy())
 

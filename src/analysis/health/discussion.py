@@ -375,8 +375,13 @@ def conversation_duration(
         used_gap = None
     elif mode == "sessions":
         convs = community.execute(
+            # only "participants >= 2" is read (_duration_stats): the count capped at 2 is enough
             sessions_expr(
-                community, gap=gap, include_staff=include_staff, include_bots=include_bots
+                community,
+                gap=gap,
+                include_staff=include_staff,
+                include_bots=include_bots,
+                count_participants=False,
             )
         )
         convs["period_start"] = period_floor(convs["created_at"], period)
