@@ -309,7 +309,7 @@ def _arrays(community: Community, expr: Any) -> dict[str, np.ndarray]:
     0.5 s). Strings become object arrays of ``str``; timestamps naive ``datetime64[ns]`` (UTC,
     ``NaT`` for nulls); integers keep their type.
     """
-    table = community.backend.to_pyarrow(expr)
+    table = community.engine().to_pyarrow(expr)
     out = {}
     for name in table.column_names:
         column = table[name]
