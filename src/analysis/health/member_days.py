@@ -193,12 +193,14 @@ def member_periods(
 
     Columns ``member_id``, ``ordinal`` (:func:`period_ordinal`), ``messages`` (non-service
     messages of the member in the period): the distinct ``(member, period)`` pairs of the
-    activity events, stored once per community, period and switches. The per-period counts of
-    activity and the period-over-period pairs of weekly return read them. ``period="day"`` is
+    activity events, stored once per community, period and switches. Activity, usage and weekly
+    return count from period bit masks
+    (:func:`analysis.health.active_periods.member_activity_counts`) and read these pairs only
+    for data spanning more than
+    :data:`~analysis.health.active_periods.MAX_MASK_PERIODS` weeks. ``period="day"`` is
     :func:`member_days_of` itself. Built from the member-day table when that is already stored
-    (a period is a union of UTC days), else in one pass over the events, so that a weekly
-    activity count alone does not pay for the member-day table; the same rows either way
-    (checked in the tests).
+    (a period is a union of UTC days), else in one pass over the events; the same rows either
+    way (checked in the tests).
     """
     if period == "day":
         days = member_days_of(community, include_staff=include_staff, include_bots=include_bots)
