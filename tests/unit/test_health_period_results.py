@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.health import responsiveness
+from analysis.health import first_response
 from analysis.health.period_results import (
     period_positions,
     quantile_summary,
@@ -87,8 +87,8 @@ def test_response_minutes_do_not_depend_on_the_row_order() -> None:
     frame, _ = _frame(False)
     frame["response_seconds"] = np.random.default_rng(5).integers(0, 10**7, len(frame))
     shuffled = frame.sample(frac=1.0, random_state=1)
-    a = responsiveness._response_stats(frame)
-    b = responsiveness._response_stats(shuffled)
+    a = first_response._response_stats(frame)
+    b = first_response._response_stats(shuffled)
     assert a == b
     minutes = frame["response_seconds"] / 60.0
     assert a[0]["mean_minutes"] == pytest.approx(minutes.mean(), rel=1e-13)

@@ -25,8 +25,8 @@ import pytest
 from scipy.stats import norm
 
 from analysis.data import Community
+from analysis.health import first_response
 from analysis.health import newcomers as nc
-from analysis.health import responsiveness
 from analysis.health.discussion import sessions_expr
 from analysis.health.responsiveness import response_rate, time_to_first_response
 from analysis.health.shares import member_to_member_share
@@ -167,5 +167,5 @@ def test_duckdb_and_spark_agree(engines):
     assert len(na) > 500
     pd.testing.assert_frame_equal(na, nb, check_dtype=False)
     # quantiles come from these identical rows, so they agree exactly (tolerance 1e-12)
-    qa, qb = (responsiveness._response_stats(t) for t in (ta, tb))
+    qa, qb = (first_response._response_stats(t) for t in (ta, tb))
     assert qa == qb
