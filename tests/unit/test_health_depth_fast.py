@@ -19,6 +19,7 @@ from analysis.health.reply_depth import ReplyCycleError, nested_depth_table
 from analysis.health.thread_table import reply_depths, thread_table
 from analysis.schema import Tables
 from tests.conftest import make_members, make_messages
+from tests.unit.test_health_scale import _walk_depths
 
 # u0 staff, u1 and u2 bots, the rest ordinary members
 MEMBERS = [(f"u{i}", "2023-12-01", i == 0, i in (1, 2)) for i in range(7)]
@@ -55,16 +56,13 @@ def _community(msgs: pd.DataFrame) -> Community:
 
 
 def _walk(msgs: pd.DataFrame) -> dict[str, int]:
-    """Depth of every non-service reply by walking up its chain."""
-    edges = msgs[(msgs["kind"] != "service") & msgs["reply_to_id"].notna()]
-    parent = dict(zip(edges["message_id"], edges["reply_to_id"], strict=True))
-    out = {}
-    for mid in parent:
-        depth, node = 1, parent[mid]
-        while node in parent:
-            depth, node = depth + 1, parent[node]
-        out[mid] = depth
-    return out
+    """Depth of every non-service reply by walking up its chain (test_health_scale's walk)."""
+    parents = msgs["reply_to_id"].astype(object).where(msgs["reply_to_id"].notna(), None)
+    rows = [
+        (mid, None, None, parent, kind)
+        for mid, parent, kind in zip(msgs["message_id"], parents, msgs["kind"], strict=True)
+    ]
+    return _walk_depths(rows)
 
 
 def _expected_max_depth(

@@ -10,18 +10,7 @@ from analysis import health
 from analysis.data import Community
 from analysis.health.periods import period_floor
 from analysis.health.thread_table import reply_depths, thread_table
-
-
-def _walk(msgs: pd.DataFrame) -> dict[str, int]:
-    edges = msgs[(msgs["kind"] != "service") & msgs["reply_to_id"].notna()]
-    parent = dict(zip(edges["message_id"], edges["reply_to_id"], strict=True))
-    out = {}
-    for mid in parent:
-        depth, node = 1, parent[mid]
-        while node in parent:
-            depth, node = depth + 1, parent[node]
-        out[mid] = depth
-    return out
+from tests.unit.test_health_depth_fast import _walk  # the reference walk up the reply chains
 
 
 def test_depths_on_the_simulated_community_match_a_walk(synthetic_dataset):
