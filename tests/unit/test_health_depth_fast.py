@@ -19,7 +19,7 @@ from analysis.health.reply_depth import ReplyCycleError, nested_depth_table
 from analysis.health.thread_table import reply_depths, thread_table
 from analysis.schema import Tables
 from tests.conftest import make_members, make_messages
-from tests.unit.test_health_scale import _walk_depths
+from tests.unit.test_health_scale import _random_forest, _walk_depths
 
 # u0 staff, u1 and u2 bots, the rest ordinary members
 MEMBERS = [(f"u{i}", "2023-12-01", i == 0, i in (1, 2)) for i in range(7)]
@@ -30,20 +30,9 @@ def _forest(n: int, seed: int) -> pd.DataFrame:
     (chains several levels deep, often through a bot's or the staff's reply), replies to a
     missing message, service messages, and some replies inferred rather than explicit."""
     rng = np.random.default_rng(seed)
-    start = pd.Timestamp("2024-01-01 00:00")
-    rows: list[tuple] = []
-    for i in range(n):
-        at = str(start + pd.Timedelta(minutes=37 * i))
-        author = f"u{rng.integers(0, 7)}"
-        u = rng.random()
-        if i == 0 or u < 0.2:
-            parent = None
-        elif u < 0.24:
-            parent = "missing"
-        else:
-            parent = str(i - 1 - int(rng.geometric(0.45) - 1) % i)
-        kind = "service" if rng.random() < 0.05 else "message"
-        rows.append((str(i), author, at, parent, kind))
+    rows = _random_forest(
+        n, seed, step_minutes=37, n_authors=7, p_missing=0.04, p_next=0.45, rng=rng
+    )
     msgs = make_messages(rows)
     inferred = msgs["reply_to_id"].notna() & (rng.random(n) < 0.15)
     msgs.loc[inferred, "reply_source"] = "inferred"

@@ -23,22 +23,36 @@ from analysis.schema import Tables
 from tests.conftest import make_members, make_messages
 
 
-def _random_forest(n: int, seed: int) -> list[tuple]:
+def _random_forest(
+    n: int,
+    seed: int,
+    *,
+    step_minutes: int = 1,
+    n_authors: int = 6,
+    p_missing: float = 0.05,
+    p_next: float = 0.5,
+    rng: np.random.Generator | None = None,
+) -> list[tuple]:
     """``n`` messages: roots, replies to earlier messages (chains several levels deep), replies
-    to a missing message, and service messages (not part of the reply forest)."""
-    rng = np.random.default_rng(seed)
+    to a missing message, and service messages (not part of the reply forest).
+
+    One message every ``step_minutes`` by one of ``n_authors`` members; a fifth are roots, a
+    share ``p_missing`` answer a missing message, the rest one of the previous few messages
+    (how many back: geometric with success ``p_next``). ``rng`` continues a caller's generator.
+    """
+    rng = np.random.default_rng(seed) if rng is None else rng
     start = pd.Timestamp("2024-01-01 00:00")
     rows: list[tuple] = []
     for i in range(n):
-        at = str(start + pd.Timedelta(minutes=i))
-        author = f"u{rng.integers(0, 6)}"
+        at = str(start + pd.Timedelta(minutes=step_minutes * i))
+        author = f"u{rng.integers(0, n_authors)}"
         u = rng.random()
         if i == 0 or u < 0.2:
             parent = None
-        elif u < 0.25:
+        elif u < 0.2 + p_missing:
             parent = "missing"
         else:  # mostly the previous few messages: long chains
-            parent = str(i - 1 - int(rng.geometric(0.5) - 1) % i)
+            parent = str(i - 1 - int(rng.geometric(p_next) - 1) % i)
         kind = "service" if rng.random() < 0.05 else "message"
         rows.append((str(i), author, at, parent, kind))
     return rows

@@ -136,6 +136,12 @@ def test_leiden_same_partition_and_modularity(pair):
         assert abs(ours.modularity - ref_q) <= TOL
         assert ours.modularity >= ref.modularity - 0.02
         assert fast.fast_leiden(fg, seed=seed).partition == ours.partition  # seeded
+    if g.number_of_nodes() < 100:
+        # another resolution: the resolution-scaled model, the partition of the networkx path
+        ref = leiden_communities(sorted_nx, seed=0, resolution=0.5)
+        same = fast.fast_leiden(fg, seed=0, resolution=0.5, implementation="leidenalg")
+        assert same.partition == ref.partition
+        assert same.partition != fast.fast_leiden(fg, seed=0, implementation="leidenalg").partition
     # modularity at another resolution, of any partition, equals networkx's
     labels = np.arange(fg.n_nodes) % 3
     groups = [set(fg.names[labels == c]) for c in range(3)]

@@ -73,23 +73,15 @@ def _leiden_labels(
         return _canonical_labels(np.asarray(clusters.membership, dtype=np.int64))
     if implementation != "leidenalg":
         raise ValueError(f"implementation must be 'igraph' or 'leidenalg', got {implementation!r}")
-    if resolution == 1.0:
-        part = leidenalg.find_partition(
-            und.igraph,
-            leidenalg.ModularityVertexPartition,
-            weights="weight",
-            n_iterations=n_iterations,
-            seed=seed,
-        )
-    else:
-        part = leidenalg.find_partition(
-            und.igraph,
-            leidenalg.RBConfigurationVertexPartition,
-            weights="weight",
-            resolution_parameter=resolution,
-            n_iterations=n_iterations,
-            seed=seed,
-        )
+    # modularity itself at resolution 1, the resolution-scaled configuration model otherwise
+    kind: type = leidenalg.ModularityVertexPartition
+    extra: dict[str, float] = {}
+    if resolution != 1.0:
+        kind = leidenalg.RBConfigurationVertexPartition
+        extra = {"resolution_parameter": resolution}
+    part = leidenalg.find_partition(
+        und.igraph, kind, weights="weight", n_iterations=n_iterations, seed=seed, **extra
+    )
     return _canonical_labels(np.asarray(part.membership, dtype=np.int64))
 
 
