@@ -347,6 +347,31 @@ def test_first_responder_ties_broken_by_message_id():
     assert row["participants"] == 3 and row["n_replies"] == 3
 
 
+def test_first_responder_tie_uses_each_repliers_smallest_message_at_that_second():
+    # b wrote "8" and "3" at 10:07, s wrote "5" at 10:07: b's smallest pair (10:07, "3") comes
+    # first; a replier's earlier message beats a smaller id later ("9" at 10:06 over "2")
+    tie = [
+        ("1", "a", "2024-01-01 10:00", None),
+        ("8", "b", "2024-01-01 10:07", "1"),
+        ("5", "s", "2024-01-01 10:07", "1"),
+        ("3", "b", "2024-01-01 10:07", "1"),
+    ]
+    for rows in (tie, [tie[0], *tie[:0:-1]]):  # the replies in either order
+        assert thread_table(_community(MEMBERS, rows)).iloc[0]["first_responder_id"] == "b"
+    earlier = [
+        ("1", "a", "2024-01-01 10:00", None),
+        ("2", "s", "2024-01-01 10:07", "1"),
+        ("9", "b", "2024-01-01 10:06", "1"),
+        ("0", "b", "2024-01-01 10:08", "1"),
+    ]
+    row = thread_table(_community(MEMBERS, earlier)).iloc[0]
+    assert row["first_responder_id"] == "b" and row["response_seconds"] == 6 * 60
+    assert not row["first_responder_is_staff"]
+    staff_first = [*earlier[:2], ("9", "b", "2024-01-01 10:07", "1")]  # "2" < "9" at 10:07
+    row = thread_table(_community(MEMBERS, staff_first)).iloc[0]
+    assert row["first_responder_id"] == "s" and row["first_responder_is_staff"]
+
+
 def test_sessions_do_not_depend_on_the_order_of_messages_at_one_second():
     rows = [
         ("1", "a", "2024-01-01 10:00", None),

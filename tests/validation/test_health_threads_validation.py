@@ -169,3 +169,41 @@ def test_duckdb_and_spark_agree(engines):
     # quantiles come from these identical rows, so they agree exactly (tolerance 1e-12)
     qa, qb = (first_response._response_stats(t) for t in (ta, tb))
     assert qa == qb
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_first_responder_ties_on_spark(engines):
+    """First-response ties on Spark as on DuckDB: at one second the smallest message id answers
+    first (Spark ``min_by``, DuckDB ``arg_min``), the author's own reply is never a response,
+    and a replier's earlier message beats a smaller id later."""
+    from analysis.schema import Tables
+    from tests.conftest import make_members, make_messages
+
+    _, spark = engines
+    members = make_members(
+        [
+            ("a", "2023-12-01", False, False),
+            ("b", "2023-12-01", False, False),
+            ("s", "2023-12-01", True, False),
+        ]
+    )
+    rows = [
+        ("1", "a", "2024-01-01 10:00", None),
+        ("8", "b", "2024-01-01 10:07", "1"),
+        ("5", "s", "2024-01-01 10:07", "1"),
+        ("3", "b", "2024-01-01 10:07", "1"),
+        ("2", "a", "2024-01-01 10:07", "1"),
+        ("10", "a", "2024-01-01 11:00", None),
+        ("12", "s", "2024-01-01 11:07", "10"),
+        ("19", "b", "2024-01-01 11:06", "10"),
+        ("11", "b", "2024-01-01 11:08", "10"),
+    ]
+    tables = Tables(members=members, messages=make_messages(rows))
+    duck_t, spark_t = (
+        thread_table(Community.from_tables(tables, backend=backend), with_depth=False)
+        for backend in (None, spark.backend)
+    )
+    pd.testing.assert_frame_equal(duck_t, spark_t, check_dtype=False)
+    assert duck_t["first_responder_id"].tolist() == ["b", "b"]
+    assert duck_t["response_seconds"].tolist() == [7 * 60, 6 * 60]
