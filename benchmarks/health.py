@@ -30,11 +30,11 @@ Measured (every phase in a fresh Python process, so that the peak memory is its 
         contribution, member-initiated share); the member ladder can be skipped. ``--overview``
         also times ``health_overview`` as one call.
     (b2) the same calls through :func:`analysis.health.run_concurrently`, in a fresh process: the
-        independent ones two at a time on two connections to the community's DuckDB database
-        (longest first), then the three that read another call's result (early warnings, ladder
-        transitions, promotion candidates). The goal is read on this figure: it is how the
-        library computes a whole metric set (``health_overview`` does the same); (b) stays the
-        per-metric breakdown.
+        independent ones two at a time on two connections to the community's DuckDB database,
+        each statement on one engine thread (the order: ``_ORDER``), then the three that read
+        another call's result (early warnings, ladder transitions, promotion candidates). The
+        goal is read on this figure: it is how the library computes a whole metric set
+        (``health_overview`` does the same); (b) stays the per-metric breakdown.
     (c) the five basic activity metrics — weekly messages, authors, active members, new members,
         cumulative members — written in plain pandas on the parquet loaded into memory, checked
         equal to ``analysis.health.activity(period="week")`` and timed against it.
@@ -372,21 +372,25 @@ def _engine_worker(folder: str, skip_ladder: bool, overview: bool) -> dict[str, 
 
 # the metric calls that read another call's result run after the concurrent ones
 _DEPENDENT = ("early_warnings", "ladder: transitions", "ladder: promotion_candidates")
-# longest first (single-thread CPU at 10M), so that the short calls fill in at the end
-_LONGEST_FIRST = (
+# the order the calls start in (analysis.health.concurrent, "Order"): first the head of the
+# longest chain of shared tables (response rate: included messages, then the thread table), then
+# the calls that do not wait for that chain (the member-day table, then the ones that read only
+# the included messages), longest first; the thread table's other readers after them, so that
+# each worker finds what it needs built and no core waits idle
+_ORDER = (
     "response_rate",
-    "newcomer_welcome",
-    "discussion_depth",
-    "ladder: member_levels",
-    "engagement_rate",
-    "cohort_retention",
     "activity",
-    "conversation_duration",
-    "usage",
+    "newcomer_welcome",
+    "engagement_rate",
+    "ladder: member_levels",
+    "discussion_depth",
     "member_to_member_share",
+    "cohort_retention",
+    "conversation_duration",
     "time_to_first_response",
-    "weekly_return",
     "concentration",
+    "usage",
+    "weekly_return",
 )
 
 
@@ -400,7 +404,7 @@ def _concurrent_worker(folder: str, skip_ladder: bool) -> dict[str, Any]:
     calls = _metric_calls(skip_ladder)
     state: dict[str, Any] = {}
     first = [c for c in calls if not c[0].startswith(_DEPENDENT)]
-    rank = {p: i for i, p in enumerate(_LONGEST_FIRST)}
+    rank = {p: i for i, p in enumerate(_ORDER)}
     first.sort(key=lambda c: next((i for p, i in rank.items() if c[0].startswith(p)), len(rank)))
     after = [c for c in calls if c[0].startswith(_DEPENDENT)]
 
@@ -579,7 +583,7 @@ def run(
         print(f"      {'health_overview (one call)':<34} {s:8.3f}  {c:8.3f}  {p:8.2f}")
     print(
         f"  (b2) the same {together['calls']} calls through analysis.health.run_concurrently "
-        "(two connections to one DuckDB database, longest first; dependent calls after)"
+        "(two connections to one DuckDB database, one engine thread each; dependent calls after)"
     )
     print(
         f"      {'whole set':<34} {together['seconds']:8.3f}  {together['cpu']:8.3f}  "

@@ -112,3 +112,23 @@ def test_other_engines_run_the_calls_in_this_thread() -> None:
     assert threads == [threading.current_thread()] * 3
     with worker_engine(fake.backend) as engine:
         assert engine is fake.backend and current_engine(fake.backend) is fake.backend
+
+
+def test_engine_threads_are_divided_among_the_workers_and_restored(tiny_tables) -> None:
+    c = Community.from_tables(tiny_tables)
+
+    def threads() -> int:
+        return int(c.engine().con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+    c.backend.con.execute("SET threads = 4")
+    assert run_concurrently(c, [threads, threads], workers=2) == [2, 2]
+    assert run_concurrently(c, [threads] * 3, workers=3) == [1, 1, 1]
+    assert threads() == 4  # restored
+
+    def bad() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_concurrently(c, [threads, bad], workers=2)
+    assert threads() == 4  # restored after an error too
+    assert run_concurrently(c, [threads], workers=2) == [4]  # one call: nothing divided

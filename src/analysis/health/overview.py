@@ -256,18 +256,21 @@ def health_overview(
     sources = ("explicit", "inferred") if include_inferred_replies else ("explicit",)
     replies = {"reply_sources": sources}
     weekly_kw = {"period": "week", "include_staff": include_staff}
-    # independent metrics, longest first, on two connections at once (analysis.health.concurrent)
+    # independent metrics on two connections at once (analysis.health.concurrent), in the order
+    # that keeps both busy: the response rate heads the longest chain of shared tables (included
+    # messages, thread table); then the calls that do not wait for it, longest first; the thread
+    # table's other readers last
     calls: dict[str, Callable[[], Any]] = {
         "response": lambda: response_rate(community, **kw, **replies),
+        "activity": lambda: activity(community, **kw),
         "welcome": lambda: newcomer_welcome(community, period="month"),
         "levels": lambda: member_levels(community, period="month", rules=ladder_rules),
-        "first": lambda: time_to_first_response(community, **kw, **replies),
-        "cohorts": lambda: cohort_retention(community, cohort="month", include_staff=include_staff),
-        "activity": lambda: activity(community, **kw),
-        "channels": lambda: activity_by_channel(community, **kw),
-        "deflection": lambda: support_deflection(community, period=period, **replies),
         "member_to_member": lambda: member_to_member_share(community, period=period, **replies),
+        "cohorts": lambda: cohort_retention(community, cohort="month", include_staff=include_staff),
+        "channels": lambda: activity_by_channel(community, **kw),
         "concentration": lambda: concentration(community, include_staff=include_staff),
+        "first": lambda: time_to_first_response(community, **kw, **replies),
+        "deflection": lambda: support_deflection(community, period=period, **replies),
         "newcomer_return": lambda: available_or_reason(
             "Return of answered vs unanswered newcomers", lambda: newcomer_return(community)
         ),

@@ -115,8 +115,10 @@ def threads_with_depth(community: Community, **kw: Any) -> Any:
     1 for threads whose counted replies all answer the root, else :func:`thread_depth_table`)."""
     from analysis.health.thread_table import shared_thread_table  # (it re-exports this module)
 
-    t = shared_thread_table(community, **kw)
+    # the depth table first: it reads only the included messages, so under run_concurrently it
+    # is built while another thread is still building the thread table
     d = thread_depth_table(community, **kw)
+    t = shared_thread_table(community, **kw)
     j = t.left_join(d, t.thread_id == d.d_thread_id)
     depth = ibis.ifelse(j.n_replies > 0, j.max_depth.fill_null(1), ibis.literal(0, "int64")).cast(
         "int64"
