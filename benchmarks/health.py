@@ -66,6 +66,8 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-21 20:04             38.3       —          66.3     2.96        0.81 s; 14.1 s
     2026-11-21 21:52             32.3       —          56.5     3.35        0.81 s; 14.1 s
     2026-11-22 00:12             27.2       24.2       48.3     3.39        1.01 s; 18.9 s
+    2026-11-22 01:30             30.1       26.6       52.1     3.34        0.99 s; 16.5 s
+    2026-11-22 02:36             33.2       27.5 (m)   57.2     3.76        1.07 s; 21.4 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -75,7 +77,17 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     and 24× (b2). Identical runs of (b2) on this machine within ten minutes took 21.9, 24.4,
     24.8 and 27.1 s, so single figures vary by about ±10%.
 
-    What changed in the last row: the member metrics count from period bit masks of the
+    01:30 is the code of 00:12 on a slower machine (pandas: read 2.9 s + compute 13.5 s).
+    02:36: (b2) runs every statement on one engine thread while two calls run side by side
+    (:func:`analysis.health.run_concurrently`), in an order in which no worker waits for the
+    thread table; (m) = median of three runs in fresh processes (``--repeat 3``: 28.5, 26.8
+    and 27.5 s; CPU 54.4, 51.4, 52.9 s). The machine was slower again (the unchanged (b) took
+    33.2 s instead of 30.1 s, pandas 21.4 s instead of 16.5 s); (b2) ÷ (b) went from 0.88 to
+    0.83. The goal is still **not met**; memory (3.76 GB: the two single-threaded statements
+    side by side hold more at once than before) and the pandas ratio (6.67× with the read,
+    5.51× in RAM) are met.
+
+    What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
     discussion depth walks only the nested replies (6.9 → 3.5); engagement uses one window and
     the engines' exact median (6.3 → 5.2); the newcomer tables read the stored included
