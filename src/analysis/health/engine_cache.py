@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from analysis.data import Community
 
-__all__ = ["clear", "materialise", "memo"]
+__all__ = ["bound_to", "clear", "materialise", "memo"]
 
 T = TypeVar("T")
 _STORE: dict[int, dict[Hashable, Any]] = {}
@@ -105,7 +105,7 @@ def _drop_duckdb_table(backend: Any, name: str) -> None:
             cursor.close()
 
 
-def _bound_to(expr: Any, backend: Any) -> bool:
+def bound_to(expr: Any, backend: Any) -> bool:
     """Whether ibis runs ``expr`` on ``backend`` itself (not on its default engine)."""
     try:
         return expr._find_backend(use_default=False) is backend
@@ -127,7 +127,7 @@ def materialise(community: Community, expr: Any) -> Any:
     """
     backend = community.backend
     if getattr(backend, "name", "") != "duckdb":
-        return expr.cache() if _bound_to(expr, backend) else expr
+        return expr.cache() if bound_to(expr, backend) else expr
     name = f"_wb_cache_{uuid.uuid4().hex}"
     table = community.engine().create_table(name, expr, temp=False)
     weakref.finalize(table.op(), _drop_duckdb_table, backend, name)

@@ -46,7 +46,7 @@ from typing import Any
 import ibis
 
 from analysis.data import Community
-from analysis.health.engine_cache import _bound_to, materialise
+from analysis.health.engine_cache import bound_to, materialise
 
 __all__ = [
     "MAX_ROUNDS",
@@ -75,7 +75,7 @@ def store(community: Community, expr: Any) -> Any:
     which keeps the rows and forgets the lineage.
     """
     backend = community.backend
-    if getattr(backend, "name", "") != "pyspark" or not _bound_to(expr, backend):
+    if getattr(backend, "name", "") != "pyspark" or not bound_to(expr, backend):
         return materialise(community, expr)
     name = f"_wb_ckpt_{uuid.uuid4().hex}"
     frame = backend._session.sql(backend.compile(expr)).localCheckpoint(eager=True)
