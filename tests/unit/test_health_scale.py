@@ -196,10 +196,10 @@ def test_cache_is_bound_to_the_communitys_engine_not_ibis_default(tiny_tables):
     no engine, so ``cache()`` would store it on ibis's default DuckDB: it is left uncached."""
     c = Community.from_tables(tiny_tables)
     stored = c.messages.select("message_id")
-    assert engine_cache._bound_to(stored, c.backend)  # a DuckDB table of the community
+    assert engine_cache.bound_to(stored, c.backend)  # a DuckDB table of the community
     loose = ibis.memtable(pd.DataFrame({"x": [1, 2]}))
-    assert not engine_cache._bound_to(loose, c.backend)
-    assert not engine_cache._bound_to(stored, ibis.duckdb.connect())  # another engine
+    assert not engine_cache.bound_to(loose, c.backend)
+    assert not engine_cache.bound_to(stored, ibis.duckdb.connect())  # another engine
 
 
 def test_materialise_leaves_unbound_expressions_alone_on_other_engines():
