@@ -32,7 +32,30 @@ import pandas as pd
 
 from analysis import config
 from analysis.engine_threads import current_engine, supports_worker_engines
+from analysis.engines import (  # re-exported: the engines a Community runs on
+    check_utc,
+    duckdb_backend,
+    session_timezone,
+    spark_backend,
+)
 from analysis.schema import SCHEMAS, Tables, ibis_schema, validate
+
+__all__ = [
+    "MANIFEST",
+    "Community",
+    "atomic_write_text",
+    "check_utc",
+    "duckdb_backend",
+    "file_sha256",
+    "package_version",
+    "read_manifest",
+    "read_tables",
+    "replace_dir",
+    "session_timezone",
+    "spark_backend",
+    "utc_timestamp",
+    "write_dataset",
+]
 
 MANIFEST = "manifest.json"
 
@@ -200,63 +223,6 @@ def read_tables(dataset: str | os.PathLike[str]) -> Tables:
         frame = pd.read_parquet(root / entry["file"])
         frames[name] = validate(name, frame, source=str(root / entry["file"]))
     return Tables(**frames, provenance=manifest.get("provenance", {}))
-
-
-def spark_backend(master: str = "local[2]", app_name: str = "community-workbench") -> Any:
-    """An ibis PySpark backend on a local Spark session with the session time zone set to UTC.
-
-    Needs the ``spark`` extra (``pip install -e '.[spark]'``) and Java 17.
-    """
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    return ibis.pyspark.connect(session)
-
-
-def duckdb_backend() -> Any:
-    """An in-process DuckDB ibis backend with its session time zone set to UTC."""
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'UTC'")
-    return con
-
-
-def session_timezone(backend: Any) -> str | None:
-    """The engine session's time zone, where it can be read (DuckDB, PySpark), else None."""
-    name = getattr(backend, "name", "")
-    try:
-        if name == "duckdb":
-            return str(backend.raw_sql("SELECT current_setting('TimeZone')").fetchall()[0][0])
-        if name == "pyspark":
-            return str(backend._session.conf.get("spark.sql.session.timeZone"))
-    except Exception:  # pragma: no cover - an engine that cannot say
-        return None
-    return None
-
-
-def check_utc(backend: Any) -> None:
-    """Refuse an engine whose session time zone is not UTC.
-
-    Periods (days, ISO weeks, months) are truncated in the session's zone, so a non-UTC session
-    silently shifts every boundary; :func:`duckdb_backend` and :func:`spark_backend` set UTC.
-    """
-    zone = session_timezone(backend)
-    if zone is not None and zone.upper() not in ("UTC", "ETC/UTC", "GMT", "Z"):
-        raise ValueError(
-            f"the {getattr(backend, 'name', 'engine')} session's time zone is {zone!r}; periods "
-            f"would be cut in that zone. Use analysis.data.duckdb_backend() / spark_backend(), or "
-            f"set it to UTC (DuckDB: SET TimeZone = 'UTC'; Spark: spark.sql.session.timeZone=UTC)."
-        )
 
 
 def _read_parquet(backend: Any, path: Path, table_name: str) -> Any:

@@ -53,7 +53,7 @@ def worker_engine(backend: Any) -> Iterator[Any]:
     """In this thread, run ``backend``'s expressions on a new connection to its database.
 
     Yields the ibis backend on that connection (``ibis.duckdb.from_connection``), with the
-    session time zone set to UTC as :func:`analysis.data.duckdb_backend` sets it. On engines
+    session time zone set to UTC as :func:`analysis.engines.duckdb_backend` sets it. On engines
     other than DuckDB it yields ``backend`` and changes nothing.
     """
     if not supports_worker_engines(backend):
