@@ -40,23 +40,6 @@ from analysis.engines import (  # re-exported: the engines a Community runs on
 )
 from analysis.schema import SCHEMAS, Tables, ibis_schema, validate
 
-__all__ = [
-    "MANIFEST",
-    "Community",
-    "atomic_write_text",
-    "check_utc",
-    "duckdb_backend",
-    "file_sha256",
-    "package_version",
-    "read_manifest",
-    "read_tables",
-    "replace_dir",
-    "session_timezone",
-    "spark_backend",
-    "utc_timestamp",
-    "write_dataset",
-]
-
 MANIFEST = "manifest.json"
 
 
@@ -410,12 +393,14 @@ __all__ = [
     "SCHEMAS",
     "Community",
     "atomic_write_text",
+    "check_utc",
     "duckdb_backend",
     "file_sha256",
     "package_version",
     "read_manifest",
     "read_tables",
     "replace_dir",
+    "session_timezone",
     "spark_backend",
     "utc_timestamp",
     "write_dataset",
