@@ -4,9 +4,9 @@ Each metric is a chain of engine queries with single-core stretches between them
 last sort or write, Python turning a result into pandas and computing exact quantiles). Run one
 after another on a two-core machine, such a stretch leaves a core idle. :func:`run_concurrently`
 runs independent metric calls on a small pool of threads, each with its own connection to the
-community's DuckDB database (:func:`analysis.engine_threads.worker_engine`); the database's
-worker threads take the queries of both, so one call's work fills the core the other leaves
-idle. The results are the same objects, with the same numbers, as calling them one by one:
+community's DuckDB database (:func:`analysis.engine_threads.worker_engine`), so the calls' queries
+run side by side, one per core (see *Engine threads*), and no core waits for the other call's
+Python. The results are the same objects, with the same numbers, as calling them one by one:
 engine tables that several metrics share are built once (:func:`analysis.health.engine_cache.memo`
 makes a thread wait for a table another thread is building).
 
