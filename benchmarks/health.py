@@ -68,6 +68,7 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 00:12             27.2       24.2       48.3     3.39        1.01 s; 18.9 s
     2026-11-22 01:30             30.1       26.6       52.1     3.34        0.99 s; 16.5 s
     2026-11-22 02:36             33.2       27.5 (m)   57.2     3.76        1.07 s; 21.4 s
+    2026-11-22 03:25             27.9       24.0 (m)   49.0     3.70        0.95 s; 20.1 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -85,7 +86,8 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     33.2 s instead of 30.1 s, pandas 21.4 s instead of 16.5 s); (b2) ÷ (b) went from 0.88 to
     0.83. The goal is still **not met**; memory (3.76 GB: the two single-threaded statements
     side by side hold more at once than before) and the pandas ratio (6.67× with the read,
-    5.51× in RAM) are met.
+    5.51× in RAM) are met. 03:25: the same code on a faster moment of the machine; (b2) runs
+    24.0, 21.4 and 26.9 s (CPU 46.3, 41.3, 51.6 s), median 24.0 s; (b2) ÷ (b) 0.86.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
