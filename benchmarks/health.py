@@ -543,8 +543,7 @@ def run(
         floor = _in_fresh_process(_floor_worker, str(folder))
         engine = _in_fresh_process(_engine_worker, str(folder), skip_ladder, overview)
         runs = [
-            _in_fresh_process(_concurrent_worker, str(folder), skip_ladder)
-            for _ in range(max(1, repeat))
+            _in_fresh_process(_concurrent_worker, str(folder), skip_ladder) for _ in range(repeat)
         ]
         # the median run (by wall time) stands for (b2): on a shared virtual machine single runs
         # vary by about ±10%, and the median neither picks the luckiest run nor the unluckiest
@@ -668,6 +667,17 @@ def run(
     sys.stdout.flush()
 
 
+def _at_least_one(text: str) -> int:
+    """``--repeat``'s value: a whole number ≥ 1 (argparse prints the message and exits 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--repeat must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--repeat must be at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -689,7 +699,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeat",
-        type=int,
+        type=_at_least_one,
         default=1,
         help="run (b2) this many times, each in a fresh process, and read the goal on the median",
     )
