@@ -9,15 +9,15 @@ once per community (and ``include_bots``) for every member (staff included; bots
 memoised with :func:`analysis.health.engine_cache.memo`).
 
 Source
-    With ``include_bots=False`` (the newcomer default, and the ladder, which counts neither bot
-    newcomers nor bot replies) the tables are built from the messages the thread metrics store
-    (:func:`analysis.health.included.shared_included_messages` with staff and without bots:
-    every non-service message of a non-bot member), read from the engine's memory rather than
-    from the raw messages, and have no bot rows (no bot newcomer, no bot responder). With
-    ``include_bots=True`` they are built from every non-service message. A newcomer metric or
-    the ladder run before any thread metric stores the included messages itself (one pass over
-    the messages; the table then serves the thread metrics too): in the health benchmark the
-    thread metrics run first and the three reads here replace three scans of the raw messages.
+    The messages the thread metrics read (:func:`analysis.health.included.shared_included_messages`
+    with staff; from the messages stored once per community,
+    :func:`analysis.health.included.message_store`, rather than from the raw messages). With
+    ``include_bots=False`` (the newcomer default, and the ladder, which counts neither bot
+    newcomers nor bot replies) that is every non-service message of a non-bot member, and the
+    tables have no bot rows (no bot newcomer, no bot responder); with ``include_bots=True``
+    every non-service message. A newcomer metric or the ladder run before any thread metric
+    stores the messages itself (one pass over the raw messages; the table then serves the thread
+    metrics too).
 
 Definitions
 -----------
@@ -56,9 +56,7 @@ __all__ = [
 
 def source_messages(community: Community, *, include_bots: bool) -> Any:
     """The non-service messages the tables are built from (see *Source* in the module doc)."""
-    if include_bots:
-        return community.messages.filter(community.messages.kind != "service")
-    return shared_included_messages(community, include_staff=True, include_bots=False)
+    return shared_included_messages(community, include_staff=True, include_bots=include_bots)
 
 
 def first_messages_expr(community: Community, *, include_bots: bool = False) -> Any:

@@ -1,10 +1,15 @@
 """The messages the thread metrics count: non-service messages of included members.
 
 :func:`included_messages` defines them (bots left out unless ``include_bots``, staff unless
-``include_staff``; every message flagged with its author's ``is_staff``) and
-:func:`shared_included_messages` stores them on the engine once per community and options, for
-the thread table (:mod:`analysis.health.thread_table`), engagement, sessions and the
-member-to-member share. See :mod:`analysis.health.thread_table` for the definitions.
+``include_staff``; every message flagged with its author's ``is_staff``).
+:func:`shared_included_messages` gives the same rows from :func:`message_store`, every message
+of the export stored on the engine once per community with its author's ``is_staff`` and
+``is_bot`` and its own ``is_service`` flag: the thread table (:mod:`analysis.health.thread_table`),
+engagement, sessions and the member-to-member share read the included messages from it under
+any options, and the thread metrics that need the other messages too (a parent written by a
+bot, a root that is a service message, every reply link for the reply depths) read those from
+the same table instead of the raw messages. See :mod:`analysis.health.thread_table` for the
+definitions.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from analysis.health.engine_cache import materialise, memo
 
 __all__ = [
     "excluded_ids",
+    "included_flag",
     "included_messages",
+    "message_store",
     "option_key",
     "roots_and_replies",
     "shared_included_messages",
@@ -69,23 +76,83 @@ def included_messages(
     )
 
 
-def shared_included_messages(
-    community: Community, *, include_staff: bool = True, include_bots: bool = False
-) -> Any:
-    """:func:`included_messages` materialised on the engine, once per community and options.
+def message_store(community: Community) -> Any:
+    """Every message of the export with its author's flags, stored on the engine once per
+    community (ibis table).
 
-    The thread table, engagement, sessions and the member-to-member share all start from the
-    included messages; storing them once (as :mod:`analysis.health.engine_cache` stores the
-    thread table) saves each of them a scan of the messages, the filter and the two joins with
-    the excluded and staff ids. Column types are those of :func:`included_messages` (a stored
-    DuckDB table reports its timestamps with an explicit precision; ``created_at`` is cast back
-    so unions with other tables' timestamps keep one type).
+    Columns: ``message_id``, ``channel_id``, ``thread_id``, ``member_id``, ``created_at``,
+    ``reply_to_id``, ``reply_source``; ``is_staff`` and ``is_bot`` (the author's flags, False for
+    an author who is neither), ``is_service`` (``kind == "service"``). The flags come from one left
+    join with the staff and bot accounts, which are few (not a join with every member; the data
+    contract guarantees every author is a member). Column types are those of the messages (a
+    stored DuckDB table reports its timestamps with an explicit precision; ``created_at`` is
+    cast back so unions with other tables' timestamps keep one type).
     """
 
     def build() -> Any:
-        expr = included_messages(community, include_staff=include_staff, include_bots=include_bots)
+        msgs = community.messages
+        members = community.members
+        flagged = members.filter(members.is_staff | members.is_bot).select(
+            f_id=members.member_id, f_staff=members.is_staff, f_bot=members.is_bot
+        )
+        j = msgs.left_join(flagged, msgs.member_id == flagged.f_id)
+        expr = j.select(
+            "message_id",
+            "channel_id",
+            "thread_id",
+            "member_id",
+            "created_at",
+            "reply_to_id",
+            "reply_source",
+            is_staff=j.f_staff.fill_null(False),
+            is_bot=j.f_bot.fill_null(False),
+            is_service=j.kind == "service",
+        )
         stored = materialise(community, expr)
         return stored.mutate(created_at=stored.created_at.cast(expr.created_at.type()))
+
+    return memo(community, ("message_store",), build)
+
+
+def included_flag(store: Any, *, include_staff: bool, include_bots: bool) -> Any:
+    """Whether a row of :func:`message_store` is an included message: not a service message,
+    not by a bot unless ``include_bots``, not by staff unless ``include_staff`` (ibis boolean)."""
+    keep = ~store.is_service
+    if not include_bots:
+        keep = keep & ~store.is_bot
+    if not include_staff:
+        keep = keep & ~store.is_staff
+    return keep
+
+
+def shared_included_messages(
+    community: Community, *, include_staff: bool = True, include_bots: bool = False
+) -> Any:
+    """The rows of :func:`included_messages`, read from the stored :func:`message_store`.
+
+    The thread table, engagement, sessions and the member-to-member share all start from the
+    included messages; the stored table saves each of them a scan of the raw messages and the
+    joins with the member flags. One stored table serves every option: the included messages
+    under ``include_staff`` / ``include_bots`` are a filter on its flags (the same expression
+    object is returned for the same options). Columns and types are those of
+    :func:`included_messages`.
+    """
+
+    def build() -> Any:
+        store = message_store(community)
+        kept = store.filter(
+            included_flag(store, include_staff=include_staff, include_bots=include_bots)
+        )
+        return kept.select(
+            "message_id",
+            "channel_id",
+            "thread_id",
+            "member_id",
+            "created_at",
+            "reply_to_id",
+            "reply_source",
+            "is_staff",
+        )
 
     return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
 

@@ -28,9 +28,9 @@ import pandas as pd
 from analysis.data import Community
 from analysis.health.engine_cache import memo
 from analysis.health.included import (
-    excluded_ids,
+    included_flag,
+    message_store,
     option_key,
-    shared_included_messages,
     thread_options,
 )
 from analysis.health.reply_depth import (
@@ -77,37 +77,25 @@ def thread_depth_table(
 
 def _edges(community: Community, kw: dict[str, Any]) -> Any:
     """Every edge of the reply forest (``message_id``, ``reply_to_id``, ``thread_id``,
-    ``counted``), read mostly from the stored included messages.
+    ``counted``), read from the stored messages.
 
-    The included messages (:func:`analysis.health.included.shared_included_messages`, stored by
-    the thread table) are every non-service message except those of the excluded accounts;
-    their replies are counted when their ``reply_source`` is in ``reply_sources``. The excluded
-    accounts' replies (bots, by default: few) are read from ``messages`` and stored, never
-    counted. Together they are every non-service reply, each once.
+    Every non-service message with a ``reply_to_id`` in
+    :func:`analysis.health.included.message_store` (the excluded accounts' replies too: they are
+    links of the reply chains); ``counted`` when it is an included message
+    (:func:`analysis.health.included.included_flag`) whose ``reply_source`` is in
+    ``reply_sources``.
     """
-    msgs = shared_included_messages(
-        community, include_staff=kw["include_staff"], include_bots=kw["include_bots"]
+    msgs = message_store(community)
+    msgs = msgs.filter(~msgs.is_service & msgs.reply_to_id.notnull())
+    included = included_flag(
+        msgs, include_staff=kw["include_staff"], include_bots=kw["include_bots"]
     )
-    msgs = msgs.filter(msgs.reply_to_id.notnull())
-    edges = msgs.select(
+    return msgs.select(
         "message_id",
         "reply_to_id",
         "thread_id",
-        counted=msgs.reply_source.isin(list(kw["reply_sources"])),
+        counted=included & msgs.reply_source.isin(list(kw["reply_sources"])),
     )
-    out = excluded_ids(
-        community, include_staff=kw["include_staff"], include_bots=kw["include_bots"]
-    )
-    if out is None:
-        return edges
-    m = community.messages
-    rest = m.filter((m.kind != "service") & m.reply_to_id.notnull())
-    rest = rest.semi_join(out, rest.member_id == out.x_id)
-    rest = store(
-        community,
-        rest.select("message_id", "reply_to_id", "thread_id", counted=ibis.literal(False)),
-    )
-    return edges.union(rest, distinct=False)
 
 
 def threads_with_depth(community: Community, **kw: Any) -> Any:

@@ -62,6 +62,7 @@ from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
 from analysis.health.included import (  # re-exported: the thread metrics' message filter
     included_messages,
+    message_store,
     option_key,
     roots_and_replies,
     shared_included_messages,
@@ -203,7 +204,7 @@ def thread_table_expr(
     # of the export (the parent may be any message, also an excluded one)
     direct = tr.filter((tr.reply_to_id == tr.thread_id) & (tr.created_at < tr.root_at))
     deeper = replies.filter(replies.reply_to_id != replies.thread_id)
-    all_msgs = community.messages
+    all_msgs = message_store(community)  # every message of the export, stored
     parents = all_msgs.select(p_id=all_msgs.message_id, p_at=all_msgs.created_at)
     skew = deeper.inner_join(parents, deeper.reply_to_id == parents.p_id)
     skew = skew.filter(skew.created_at < skew.p_at)
@@ -260,7 +261,8 @@ def missing_root_threads_expr(
     """Number of threads (distinct ``thread_id`` of counted replies) whose root is not in the
     export at all (an ibis scalar expression)."""
     _, replies = roots_and_replies(community, include_staff, include_bots, reply_sources)
-    all_ids = community.messages.select(a_id=community.messages.message_id)
+    all_msgs = message_store(community)  # every message of the export, stored
+    all_ids = all_msgs.select(a_id=all_msgs.message_id)
     missing = replies.anti_join(all_ids, replies.thread_id == all_ids.a_id)
     return missing.thread_id.nunique()
 
