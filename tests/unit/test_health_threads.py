@@ -433,6 +433,7 @@ def test_first_responder_tie_with_the_authors_own_reply():
 
 
 def test_included_messages_are_stored_once_and_equal_the_expression():
+    from analysis.health.included import message_store
     from analysis.health.thread_table import included_messages, shared_included_messages
 
     c = _community(
@@ -441,18 +442,31 @@ def test_included_messages_are_stored_once_and_equal_the_expression():
             ("1", "a", "2024-01-01 10:00", None),
             ("2", "s", "2024-01-01 10:07", "1"),
             ("3", "b", "2024-01-01 10:09", "2"),
+            ("4", "bot", "2024-01-01 10:10", "3"),
+            ("5", "b", "2024-01-01 10:11", None, "service"),
         ],
     )
-    for staff in (True, False):
-        stored = shared_included_messages(c, include_staff=staff)
-        assert shared_included_messages(c, include_staff=staff) is stored  # memoised
-        expr = included_messages(c, include_staff=staff)
+    store = c.execute(message_store(c)).set_index("message_id").sort_index()
+    assert message_store(c) is message_store(c)  # stored once per community
+    assert store["is_staff"].tolist() == [False, True, False, False, False]
+    assert store["is_bot"].tolist() == [False, False, False, True, False]
+    assert store["is_service"].tolist() == [False, False, False, False, True]
+    kept = {
+        (True, False): {"1", "2", "3"},
+        (False, False): {"1", "3"},
+        (True, True): {"1", "2", "3", "4"},
+        (False, True): {"1", "3", "4"},
+    }
+    for (staff, bots), ids in kept.items():
+        stored = shared_included_messages(c, include_staff=staff, include_bots=bots)
+        assert shared_included_messages(c, include_staff=staff, include_bots=bots) is stored
+        expr = included_messages(c, include_staff=staff, include_bots=bots)
         assert stored.schema() == expr.schema()  # timestamps keep their type (unions need it)
         key = ["message_id"]
         got = c.execute(stored).sort_values(key, ignore_index=True)
         want = c.execute(expr).sort_values(key, ignore_index=True)
         pd.testing.assert_frame_equal(got, want)
-        assert set(got["message_id"]) == ({"1", "2", "3"} if staff else {"1", "3"})
+        assert set(got["message_id"]) == ids
 
 
 def _pandas_sessions(messages: pd.DataFrame, gap_s: int) -> pd.DataFrame:
