@@ -113,13 +113,15 @@ def _member_days_expr(community: Community) -> Any:
     with_reactions = community.has("reactions")
     events = _events_expr(community)
     events = events.mutate(day=events.s // DAY_SECONDS)
+    is_msg = events.is_message == 1
+    # a count, not a sum of the 0/1 flag: the engines sum integers into a 128-bit value (DuckDB
+    # SUM → HUGEINT, which ibis types as int64 and so keeps in the stored table), a count is int64
     aggs = {
-        "messages": events.is_message.sum().cast("int64"),
+        "messages": events.count(where=is_msg) if with_reactions else events.count(),
         "first_s": events.s.min(),
         "last_s": events.s.max(),
     }
     if with_reactions:
-        is_msg = events.is_message == 1
         aggs["msg_first_s"] = events.s.min(where=is_msg)
         aggs["msg_last_s"] = events.s.max(where=is_msg)
     return events.group_by(["member_id", "day"]).aggregate(**aggs)
