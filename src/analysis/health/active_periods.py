@@ -50,38 +50,46 @@ from analysis.health.periods import (
 )
 
 __all__ = [
+    "MASK_BITS",
     "MAX_MASK_PERIODS",
     "active_member_periods_expr",
     "attributed_reactions",
+    "bit_or",
+    "mask_bit",
     "member_activity_counts",
+    "members_counted",
+    "naive_utc",
+    "percent_text",
 ]
 
 #: Longest span (in weeks) counted with period bit masks; longer data reads the pair tables.
 MAX_MASK_PERIODS = 320
 #: Bits used per 64-bit mask word (the sign bit stays clear on every engine).
-_BITS = 63
+MASK_BITS = 63
 #: ``2**62``: ``_TOP >> (62 − i)`` is bit ``i``. A literal above ``2**31``, so DuckDB and Spark
 #: both type it BIGINT (a literal ``1 << i`` would be a 32-bit INT on both).
-_TOP = 1 << (_BITS - 1)
+_TOP = 1 << (MASK_BITS - 1)
 
 
 @ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(arg: dt.int64) -> dt.int64:  # type: ignore[empty-body]
+def bit_or(arg: dt.int64) -> dt.int64:  # type: ignore[empty-body]
     """Bitwise OR over a group (``bit_or`` on DuckDB and Spark; ibis 12 compiles its own
     ``bit_or`` on DuckDB only)."""
 
 
-def _pct(value: float) -> str:
+def percent_text(value: float) -> str:
+    """A share as a percentage with one decimal for the summaries, ``n/a`` if missing."""
     return "n/a" if value is None or pd.isna(value) else f"{value:.1%}"
 
 
-def _who(include_staff: bool, include_bots: bool) -> str:
+def members_counted(include_staff: bool, include_bots: bool) -> str:
+    """Which members a summary counts, in words ("including staff, excluding bots")."""
     staff = "including staff" if include_staff else "excluding staff"
     bots = "including bots" if include_bots else "excluding bots"
     return f"{staff}, {bots}"
 
 
-def _naive_utc(values: Any) -> pd.Series:
+def naive_utc(values: Any) -> pd.Series:
     """Engine timestamps (aware on DuckDB, naive UTC on Spark) as naive UTC pandas values."""
     s = pd.to_datetime(pd.Series(values))
     if s.dt.tz is not None:
@@ -220,20 +228,20 @@ def _day_ordinals(days: pd.Series, period: Period) -> pd.Series:
     return dates.dt.year.astype("int64") * 12 + dates.dt.month.astype("int64") - 1
 
 
-def _bit(index: Any, word: int, where: Any = None) -> Any:
+def mask_bit(index: Any, word: int, where: Any = None) -> Any:
     """``2**(index − 63·word)`` if that bit lies in word ``word`` (and ``where`` holds), else 0."""
-    off = index - word * _BITS
-    inside = (off >= 0) & (off < _BITS)
+    off = index - word * MASK_BITS
+    inside = (off >= 0) & (off < MASK_BITS)
     if where is not None:
         inside = inside & where
     # shifting 2**62 right by 63 gives 0
-    shift = ibis.ifelse(inside, _BITS - 1 - off, _BITS).cast("int32")
+    shift = ibis.ifelse(inside, MASK_BITS - 1 - off, MASK_BITS).cast("int32")
     return ibis.literal(_TOP, "int64") >> shift
 
 
 def _bit_set(masks: Any, name: str, i: int) -> Any:
     """``1`` where bit ``i`` of the multi-word mask ``name`` is set, else ``0`` (ibis int64)."""
-    word, b = divmod(i, _BITS)
+    word, b = divmod(i, MASK_BITS)
     return (masks[f"{name}{word}"] >> b) & 1
 
 
@@ -243,10 +251,10 @@ def _masks_expr(days: Any, spans: dict[str, tuple[int, int]], with_authors: bool
     words: dict[str, Any] = {}
     for p, (base, n) in spans.items():
         index = period_ordinal(days.day, p) - base
-        for w in range(-(-n // _BITS)):
-            words[f"{p}_a{w}"] = _bit_or(_bit(index, w))
+        for w in range(-(-n // MASK_BITS)):
+            words[f"{p}_a{w}"] = bit_or(mask_bit(index, w))
             if with_authors:
-                words[f"{p}_m{w}"] = _bit_or(_bit(index, w, days.messages > 0))
+                words[f"{p}_m{w}"] = bit_or(mask_bit(index, w, days.messages > 0))
     return days.group_by("member_id").aggregate(**words)
 
 

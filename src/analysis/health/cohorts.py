@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import Community, utc_timestamp
-from analysis.health.active_periods import _BITS, _bit, _bit_or, _naive_utc, _who
+from analysis.health.active_periods import MASK_BITS, bit_or, mask_bit, members_counted, naive_utc
 from analysis.health.activity import members_included
 from analysis.health.member_days import member_days
 from analysis.health.periods import epoch_seconds, period_start_expr
@@ -112,7 +112,7 @@ class CohortRetention(Result):
     def summary(self) -> str:
         pooled = self.pooled()
         unit = "week" if self.cohort == "week" else "30-day month"
-        who = _who(self.include_staff, self.include_bots)
+        who = members_counted(self.include_staff, self.include_bots)
         if self.by:
             pooled = pooled.groupby("period", as_index=False)[["members", "active"]].sum()
             pooled["retention"] = pooled["active"] / pooled["members"]
@@ -229,13 +229,13 @@ def _active_cells_expr(
     # the day's periods as bits: k_lo, and k_lo + 1 when the day reaches into it
     reaches = (spans.k_hi > spans.k_lo) & (spans.k_lo + 1 < max_periods)
     words = {
-        f"w{w}": _bit_or(_bit(spans.k_lo, w) | _bit(spans.k_lo + 1, w, reaches))
-        for w in range(-(-max_periods // _BITS))
+        f"w{w}": bit_or(mask_bit(spans.k_lo, w) | mask_bit(spans.k_lo + 1, w, reaches))
+        for w in range(-(-max_periods // MASK_BITS))
     }
     per = spans.group_by("member_id").aggregate(**{k: spans[k].min() for k in keys}, **words)
     return per.group_by(keys).aggregate(
         **{
-            f"active_{k}": ((per[f"w{k // _BITS}"] >> (k % _BITS)) & 1).sum().cast("int64")
+            f"active_{k}": ((per[f"w{k // MASK_BITS}"] >> (k % MASK_BITS)) & 1).sum().cast("int64")
             for k in range(max_periods)
         }
     )
@@ -325,9 +325,9 @@ def cohort_retention(
     observed_until = None if pd.isna(hi) else utc_timestamp(hi)
 
     for frame in (active, sizes):
-        frame["cohort_start"] = _naive_utc(frame["cohort_start"])
-    sizes["first_join"] = _naive_utc(sizes["first_join"])
-    sizes["last_join"] = _naive_utc(sizes["last_join"])
+        frame["cohort_start"] = naive_utc(frame["cohort_start"])
+    sizes["first_join"] = naive_utc(sizes["first_join"])
+    sizes["last_join"] = naive_utc(sizes["last_join"])
     grid = sizes.merge(pd.DataFrame({"period": np.arange(max_periods, dtype="int64")}), how="cross")
     active["period"] = active["period"].astype("int64")
     grid = grid.merge(active, on=[*keys, "period"], how="left")

@@ -51,7 +51,14 @@ from analysis.health.first_messages import first_messages, first_replies
 from analysis.health.member_days import drop_excluded, member_days
 from analysis.health.periods import epoch_seconds
 
-__all__ = ["DAY_S", "newcomer_flags", "newcomer_table", "newcomer_table_expr"]
+__all__ = [
+    "DAY_S",
+    "fill_periods",
+    "newcomer_flags",
+    "newcomer_table",
+    "newcomer_table_expr",
+    "newcomers_counted",
+]
 
 DAY_S = 86_400
 
@@ -292,14 +299,18 @@ def _add_exposure(
     return frame
 
 
-def _who(include_staff: bool, include_bots: bool) -> str:
+def newcomers_counted(include_staff: bool, include_bots: bool) -> str:
+    """Which newcomers a summary counts, in words ("newcomers excluding staff and excluding
+    bots")."""
     return (
         f"newcomers {'including' if include_staff else 'excluding'} staff and "
         f"{'including' if include_bots else 'excluding'} bots"
     )
 
 
-def _fill_periods(frame: pd.DataFrame, index: pd.DatetimeIndex, fn: Any) -> pd.DataFrame:
+def fill_periods(frame: pd.DataFrame, index: pd.DatetimeIndex, fn: Any) -> pd.DataFrame:
+    """One row per period of ``index``: ``period_start`` and the fields ``fn`` returns for the
+    rows of ``frame`` in that period (``fn`` gets an empty frame for a period without rows)."""
     groups = dict(iter(frame.groupby("period_start"))) if len(frame) else {}
     rows = [{"period_start": p, **fn(groups.get(p, frame.iloc[0:0]))} for p in index]
     return pd.DataFrame(rows)

@@ -24,11 +24,11 @@ from analysis.data import Community
 from analysis.experiments import ProportionComparison, two_proportion_test
 from analysis.health.newcomer_table import (
     DAY_S,
-    _fill_periods,
-    _who,
+    fill_periods,
     newcomer_flags,
     newcomer_table,
     newcomer_table_expr,
+    newcomers_counted,
 )
 from analysis.health.period_results import (
     format_or_na,
@@ -103,12 +103,12 @@ class NewcomerWelcome(Result):
             f"{format_or_na(self.share_answered_24h)} of newcomers got a reply to their first "
             f"message within 24 hours ({self.answered_24h:,} of {self.exposed_24h:,})."
         )
+        who = newcomers_counted(self.include_staff, self.include_bots)
         if pd.isna(self.median_minutes):
-            return text + f" None was answered ({_who(self.include_staff, self.include_bots)})."
+            return text + f" None was answered ({who})."
         return text + (
             f" Half of the answered ones waited at most {self.median_minutes:,.0f} minutes and "
-            f"90% at most {self.p90_minutes:,.0f} minutes "
-            f"({_who(self.include_staff, self.include_bots)})."
+            f"90% at most {self.p90_minutes:,.0f} minutes ({who})."
         )
 
     def plot(self, ax: Any = None) -> Any:
@@ -171,7 +171,7 @@ def newcomer_welcome(
     check_period(period)
     t = newcomer_flags(community, include_staff=include_staff, include_bots=include_bots)
     t["period_start"] = period_floor(t["first_at"], period)
-    frame = _fill_periods(t, data_periods(community, period), _welcome_stats)
+    frame = fill_periods(t, data_periods(community, period), _welcome_stats)
     for col in ("newcomers", "answered", "exposed_24h", "answered_24h"):
         frame[col] = frame[col].astype("int64")
     o = _welcome_stats(t)
@@ -237,7 +237,7 @@ class NewcomerReturn(Result):
             f"{c.diff * 100:+.1f} points (95% interval "
             f"{c.diff_ci[0] * 100:+.1f} to {c.diff_ci[1] * 100:+.1f}, p = {c.p_value:.2g}). This "
             f"is an association, not the effect of answering: who gets answered is not random "
-            f"({_who(self.include_staff, self.include_bots)})."
+            f"({newcomers_counted(self.include_staff, self.include_bots)})."
         )
 
     def plot(self, ax: Any = None) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.newcomer_table import _fill_periods, _who, newcomer_flags
+from analysis.health.newcomer_table import fill_periods, newcomer_flags, newcomers_counted
 from analysis.health.period_results import format_or_na, period_lineplot, plain_value
 from analysis.health.periods import Period, check_period, data_periods, period_floor
 from analysis.results import Result
@@ -56,7 +56,7 @@ class RepeatContribution(Result):
         return (
             "After their first message, "
             + "; ".join(parts)
-            + f" ({_who(self.include_staff, self.include_bots)})."
+            + f" ({newcomers_counted(self.include_staff, self.include_bots)})."
         )
 
     def plot(self, ax: Any = None) -> Any:
@@ -112,7 +112,7 @@ def repeat_contribution(
             r = int((g[exp_col] & g[rep_col]).sum())
             return {"exposed": e, "repeated": r}
 
-        part = _fill_periods(t, index, stats)
+        part = fill_periods(t, index, stats)
         part.insert(1, "days", k)
         parts.append(part)
         e, r = int(exp.sum()), int((exp & rep).sum())

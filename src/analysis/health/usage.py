@@ -20,9 +20,9 @@ import pandas as pd
 
 from analysis.data import Community
 from analysis.health.active_periods import (
-    _pct,
-    _who,
     attributed_reactions,
+    members_counted,
+    percent_text,
 )
 from analysis.health.activity import activity
 from analysis.health.periods import Period, check_period
@@ -84,12 +84,14 @@ class UsageSeries(Result):
             return f"No fully observed {self.period} in this dataset, so no usage to describe."
         last = f.iloc[-1]
         label = {"day": "DAU", "week": "WAU", "month": "MAU"}[self.period]
+        who = members_counted(self.include_staff, self.include_bots)
+        per_member = percent_text(last["authors_per_member"])
         text = (
             f"In the {self.period} starting {last['period_start']:%Y-%m-%d} "
-            f"({_who(self.include_staff, self.include_bots)}), {int(last['active_members']):,} "
+            f"({who}), {int(last['active_members']):,} "
             f"members were active ({label}) and {int(last['authors']):,} wrote, out of "
-            f"{int(last['members']):,} members: {_pct(last['authors_per_member'])} of members "
-            f"and {_pct(last['authors_per_active'])} of active members were authors."
+            f"{int(last['members']):,} members: {per_member} of members "
+            f"and {percent_text(last['authors_per_active'])} of active members were authors."
         )
         if self.period != "day" and pd.notna(last["stickiness"]):
             text += (

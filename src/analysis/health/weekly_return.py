@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import Community
-from analysis.health.active_periods import _who, member_activity_counts
+from analysis.health.active_periods import member_activity_counts, members_counted
 from analysis.health.activity import activity
 from analysis.health.member_days import member_periods, ordinal_starts
 from analysis.health.periods import Period, check_period
@@ -68,7 +68,7 @@ class ReturnSeries(Result):
         recent = f.tail(window)
         return (
             f"Over the last {window} complete {self.period}s "
-            f"({_who(self.include_staff, self.include_bots)}), on average "
+            f"({members_counted(self.include_staff, self.include_bots)}), on average "
             f"{recent['active_share'].mean():.1%} of members were active each {self.period}, and "
             f"{recent['return_rate'].mean():.1%} of the members active in one {self.period} were "
             f"active again in the next (latest: {int(recent['retained'].iloc[-1]):,} of "
