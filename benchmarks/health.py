@@ -69,6 +69,10 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 01:30             30.1       26.6       52.1     3.34        0.99 s; 16.5 s
     2026-11-22 02:36             33.2       27.5 (m)   57.2     3.76        1.07 s; 21.4 s
     2026-11-22 03:25             27.9       24.0 (m)   49.0     3.70        0.95 s; 20.1 s
+    2026-11-22 03:55             25.6       22.1 (m)   42.5     3.81        0.92 s; 19.1 s
+    2026-11-22 04:28             21.4       18.8 (m)   36.2     3.69        0.79 s; 11.7 s
+    2026-11-22 04:46             25.9       21.0 (m)   40.4     3.79        0.95 s; 14.5 s
+    2026-11-22 05:11             26.0       24.3 (m)   46.9     4.04        0.88 s; 18.5 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -88,6 +92,15 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     side by side hold more at once than before) and the pandas ratio (6.67× with the read,
     5.51× in RAM) are met. 03:25: the same code on a faster moment of the machine; (b2) runs
     24.0, 21.4 and 26.9 s (CPU 46.3, 41.3, 51.6 s), median 24.0 s; (b2) ÷ (b) 0.86.
+
+    03:55 and 04:28 are the same code (that of 03:25) half an hour apart: (b2) 21.5, 22.1 and
+    25.7 s, then 18.8, 18.9 and 18.5 s, while the same pandas code went from 19.1 s to 11.7 s;
+    the goal was met at 04:28 only. 04:46 and 05:11 are the final code of that session (every
+    message stored once with its flags; the member-day count): (b2) 21.1, 21.0, 21.0 s, then
+    24.5, 22.3, 24.3 s, with pandas at 14.5 s and 18.5 s. Within these 75 minutes the same
+    pandas code took 11.7 to 19.1 s, and the verdict followed the machine's speed rather than
+    the code. Peak memory was 3.59-3.81 GB in eleven of the twelve (b2) runs and 4.04 GB in one
+    (05:11), so the 4 GB goal is at its edge too.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
