@@ -23,6 +23,7 @@ from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
 
 __all__ = [
+    "MESSAGE_COLUMNS",
     "excluded_ids",
     "included_flag",
     "included_messages",
@@ -32,6 +33,18 @@ __all__ = [
     "shared_included_messages",
     "thread_options",
 ]
+
+
+#: The columns of ``messages`` the thread metrics read, in the order the stored tables keep them.
+MESSAGE_COLUMNS = (
+    "message_id",
+    "channel_id",
+    "thread_id",
+    "member_id",
+    "created_at",
+    "reply_to_id",
+    "reply_source",
+)
 
 
 def excluded_ids(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
@@ -64,16 +77,7 @@ def included_messages(
     kept = msgs if out is None else msgs.anti_join(out, msgs.member_id == out.x_id)
     staff = members.filter(members.is_staff).select(s_id=members.member_id)
     flagged = kept.left_join(staff, kept.member_id == staff.s_id)
-    return flagged.select(
-        "message_id",
-        "channel_id",
-        "thread_id",
-        "member_id",
-        "created_at",
-        "reply_to_id",
-        "reply_source",
-        is_staff=flagged.s_id.notnull(),
-    )
+    return flagged.select(*MESSAGE_COLUMNS, is_staff=flagged.s_id.notnull())
 
 
 def message_store(community: Community) -> Any:
@@ -97,13 +101,7 @@ def message_store(community: Community) -> Any:
         )
         j = msgs.left_join(flagged, msgs.member_id == flagged.f_id)
         expr = j.select(
-            "message_id",
-            "channel_id",
-            "thread_id",
-            "member_id",
-            "created_at",
-            "reply_to_id",
-            "reply_source",
+            *MESSAGE_COLUMNS,
             is_staff=j.f_staff.fill_null(False),
             is_bot=j.f_bot.fill_null(False),
             is_service=j.kind == "service",
@@ -143,16 +141,7 @@ def shared_included_messages(
         kept = store.filter(
             included_flag(store, include_staff=include_staff, include_bots=include_bots)
         )
-        return kept.select(
-            "message_id",
-            "channel_id",
-            "thread_id",
-            "member_id",
-            "created_at",
-            "reply_to_id",
-            "reply_source",
-            "is_staff",
-        )
+        return kept.select(*MESSAGE_COLUMNS, "is_staff")
 
     return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
 
