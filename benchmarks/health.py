@@ -73,6 +73,7 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 04:28             21.4       18.8 (m)   36.2     3.69        0.79 s; 11.7 s
     2026-11-22 04:46             25.9       21.0 (m)   40.4     3.79        0.95 s; 14.5 s
     2026-11-22 05:11             26.0       24.3 (m)   46.9     4.04        0.88 s; 18.5 s
+    2026-11-22 05:43             23.2       23.9 (m)   45.7     3.87        0.88 s; 16.2 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -100,7 +101,9 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     24.5, 22.3, 24.3 s, with pandas at 14.5 s and 18.5 s. Within these 75 minutes the same
     pandas code took 11.7 to 19.1 s, and the verdict followed the machine's speed rather than
     the code. Peak memory was 3.59-3.81 GB in eleven of the twelve (b2) runs and 4.04 GB in one
-    (05:11), so the 4 GB goal is at its edge too.
+    (05:11), so the 4 GB goal is at its edge too. 05:43 (the same final code): (b2) 24.9,
+    23.9 and 21.7 s, CPU 47.9, 45.7 and 41.8 s against 40.8 s for (b) run just before it: two
+    statements side by side can cost more CPU than one after the other on this machine.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
