@@ -95,6 +95,8 @@ def test_monthly_usage_hand_checked(february):
     # the partial months are not "full": the summary speaks about February
     assert result.full_periods["period_start"].tolist() == [pd.Timestamp("2024-02-01")]
     assert "2024-02-01" in result.summary() and "excluding staff" in result.summary()
+    # the shares in words: 2 of 4 members and 2 of 3 active members wrote
+    assert "50.0% of members and 66.7% of active members were authors" in result.summary()
     assert result.attributed_reactions == 1
     d = result.to_dict()
     assert d["latest_stickiness"] == pytest.approx(16 / 87) and d["include_staff"] is False

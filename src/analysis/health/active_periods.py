@@ -59,7 +59,6 @@ __all__ = [
     "member_activity_counts",
     "members_counted",
     "naive_utc",
-    "percent_text",
 ]
 
 #: Longest span (in weeks) counted with period bit masks; longer data reads the pair tables.
@@ -75,11 +74,6 @@ _TOP = 1 << (MASK_BITS - 1)
 def bit_or(arg: dt.int64) -> dt.int64:  # type: ignore[empty-body]
     """Bitwise OR over a group (``bit_or`` on DuckDB and Spark; ibis 12 compiles its own
     ``bit_or`` on DuckDB only)."""
-
-
-def percent_text(value: float) -> str:
-    """A share as a percentage with one decimal for the summaries, ``n/a`` if missing."""
-    return "n/a" if value is None or pd.isna(value) else f"{value:.1%}"
 
 
 def members_counted(include_staff: bool, include_bots: bool) -> str:

@@ -22,9 +22,9 @@ from analysis.data import Community
 from analysis.health.active_periods import (
     attributed_reactions,
     members_counted,
-    percent_text,
 )
 from analysis.health.activity import activity
+from analysis.health.period_results import format_or_na
 from analysis.health.periods import Period, check_period
 from analysis.results import Result
 
@@ -85,13 +85,13 @@ class UsageSeries(Result):
         last = f.iloc[-1]
         label = {"day": "DAU", "week": "WAU", "month": "MAU"}[self.period]
         who = members_counted(self.include_staff, self.include_bots)
-        per_member = percent_text(last["authors_per_member"])
+        per_member = format_or_na(last["authors_per_member"])
         text = (
             f"In the {self.period} starting {last['period_start']:%Y-%m-%d} "
             f"({who}), {int(last['active_members']):,} "
             f"members were active ({label}) and {int(last['authors']):,} wrote, out of "
             f"{int(last['members']):,} members: {per_member} of members "
-            f"and {percent_text(last['authors_per_active'])} of active members were authors."
+            f"and {format_or_na(last['authors_per_active'])} of active members were authors."
         )
         if self.period != "day" and pd.notna(last["stickiness"]):
             text += (
