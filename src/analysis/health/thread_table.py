@@ -56,6 +56,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 
 from analysis.data import Community
@@ -90,19 +91,19 @@ __all__ = [
 ]
 
 
+#: The order of replies for the first response: time, then ``message_id`` (unique).
+_REPLY_ORDER = dt.Struct({"at": dt.Timestamp(timezone="UTC"), "id": dt.string})
+
+
 @ibis.udf.agg.builtin(name="min_by")
-def _min_by_str(arg: str, key: str) -> str:
-    """The ``arg`` of the row with the smallest ``key`` (DuckDB ``arg_min``, Spark ``min_by``).
+def _first_by_time_then_id(arg: str, key: _REPLY_ORDER) -> str:
+    """The ``arg`` of the row with the smallest ``key`` = (``created_at``, ``message_id``)
+    (DuckDB ``min_by`` = ``arg_min``, Spark ``min_by``; structs compare field by field).
 
     ibis's own ``argmin`` compiles to ``FIRST(arg ORDER BY key)`` on DuckDB, an ordered
-    aggregate that sorts every group; ``arg_min`` is a plain aggregate. Keys here are unique
-    (message ids), so both give the same row.
+    aggregate that sorts every group; ``min_by`` is a plain aggregate. Keys are unique (they
+    contain the message id), so every engine picks the same row.
     """
-
-
-@ibis.udf.agg.builtin(name="min_by")
-def _min_by_bool(arg: bool, key: str) -> bool:
-    """:func:`_min_by_str` for a boolean ``arg``."""
 
 
 def _thread_replies(roots: Any, replies: Any) -> Any:
@@ -167,7 +168,6 @@ def thread_table_expr(
     per_replier = tr.group_by(["thread_id", "member_id"]).aggregate(
         n=tr.count(),
         is_author=(tr.member_id == tr.root_member_id).cast("int64").max(),
-        author=tr.root_member_id.max(),
         first_at=tr.created_at.min(),
         last_at=tr.created_at.max(),
     )
@@ -176,27 +176,18 @@ def thread_table_expr(
         n_replies=pr.n.sum(),
         repliers=pr.count(),
         author_replied=pr.is_author.max(),
-        author=pr.author.max(),
         first_reply_at=pr.first_at.min(),
         last_reply_at=pr.last_at.max(),
         first_response_at=pr.first_at.min(where=pr.is_author == 0),
     )
-    # first response: earliest reply by someone other than the root's author; among replies at
-    # that time, the one with the smallest message_id (``min_by``, an aggregate, not a window)
-    starts = sizes.filter(sizes.first_response_at.notnull())
-    starts = starts.select(
-        f_tid=starts.thread_id, f_at=starts.first_response_at, f_by=starts.author
-    )
-    tied = replies.inner_join(
-        starts,
-        (replies.thread_id == starts.f_tid)
-        & (replies.created_at == starts.f_at)
-        & (replies.member_id != starts.f_by),
-    )
-    first = tied.group_by(f_thread_id=tied.thread_id).aggregate(
-        first_response_at=tied.created_at.min(),
-        first_responder_id=_min_by_str(tied.member_id, tied.message_id),
-        first_responder_is_staff=_min_by_bool(tied.is_staff, tied.message_id),
+    # first response: the reply by someone other than the root's author with the smallest
+    # (created_at, message_id), one aggregate per thread (its time is ``first_response_at`` of
+    # ``sizes``; whether its author is staff comes from the few staff ids at the end)
+    others = tr.filter(tr.member_id != tr.root_member_id)
+    first = others.group_by(f_thread_id=others.thread_id).aggregate(
+        first_responder_id=_first_by_time_then_id(
+            others.member_id, ibis.struct({"at": others.created_at, "id": others.message_id})
+        )
     )
 
     # replies earlier than their parent, counted per thread: a direct reply's parent is the
@@ -227,8 +218,12 @@ def thread_table_expr(
             has & (t.first_reply_at < t.created_at), t.first_reply_at, t.created_at
         ),
         last_at=ibis.ifelse(has & (t.last_reply_at > t.created_at), t.last_reply_at, t.created_at),
+        first_response_at=t.first_response_at,
     )
     t = t.left_join(first, t.thread_id == first.f_thread_id)
+    members = community.members
+    staff = members.filter(members.is_staff).select(st_id=members.member_id)
+    t = t.left_join(staff, t.first_responder_id == staff.st_id)
     t = t.left_join(skewed, t.thread_id == skewed.s_thread_id)
     delta = epoch_seconds(t.first_response_at) - epoch_seconds(t.created_at)
     duration = epoch_seconds(t.last_at) - epoch_seconds(t.first_at)
@@ -242,7 +237,9 @@ def thread_table_expr(
         "participants",
         "first_response_at",
         "first_responder_id",
-        "first_responder_is_staff",
+        first_responder_is_staff=ibis.ifelse(
+            t.first_responder_id.isnull(), ibis.null("boolean"), t.st_id.notnull()
+        ),
         response_seconds=ibis.ifelse(delta < 0, ibis.literal(0, "int64"), delta),  # null stays null
         response_clipped=(delta < 0).fill_null(False),
         last_at=t.last_at,
