@@ -259,8 +259,13 @@ def missing_root_threads_expr(
     export at all (an ibis scalar expression)."""
     _, replies = roots_and_replies(community, include_staff, include_bots, reply_sources)
     all_msgs = message_store(community)  # every message of the export, stored
+    # first without the threads whose root is any message that replies to nothing (about a
+    # third of the messages: a smaller hash table than every id), then, for the few replies
+    # left, without the threads whose root is any other message of the export
+    starts = all_msgs.filter(all_msgs.reply_to_id.isnull()).select(o_id=all_msgs.message_id)
+    left = replies.anti_join(starts, replies.thread_id == starts.o_id)
     all_ids = all_msgs.select(a_id=all_msgs.message_id)
-    missing = replies.anti_join(all_ids, replies.thread_id == all_ids.a_id)
+    missing = left.anti_join(all_ids, left.thread_id == all_ids.a_id)
     return missing.thread_id.nunique()
 
 
