@@ -118,7 +118,6 @@ def _thread_replies(roots: Any, replies: Any) -> Any:
         "member_id",
         "created_at",
         "reply_to_id",
-        "is_staff",
         "root_member_id",
         "root_at",
     )
