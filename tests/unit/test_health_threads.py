@@ -89,6 +89,9 @@ def test_thread_table_by_hand(threads_community):
     assert bool(one.first_responder_is_staff) and one.duration_seconds == 3600
     assert t.loc["5", "response_seconds"] == 600 and not t.loc["5", "first_responder_is_staff"]
     assert pd.isna(t.loc["7", "response_seconds"])  # bot reply ignored
+    for unanswered in ("7", "18"):  # no responder: no id and no staff flag (null, not False)
+        assert pd.isna(t.loc[unanswered, "first_responder_id"])
+        assert pd.isna(t.loc[unanswered, "first_responder_is_staff"])
     assert t.loc["7", "n_replies"] == 0 and t.loc["7", "max_depth"] == 0
     assert pd.isna(t.loc["7", "duration_seconds"])  # one participant
     assert t.loc["8", "response_seconds"] == 48 * 3600
