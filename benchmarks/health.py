@@ -74,9 +74,9 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 04:46             25.9       21.0 (m)   40.4     3.79        0.95 s; 14.5 s
     2026-11-22 05:11             26.0       24.3 (m)   46.9     4.04        0.88 s; 18.5 s
     2026-11-22 05:43             23.2       23.9 (m)   45.7     3.87        0.88 s; 16.2 s
-    2026-11-22 07:24             29.0       25.1 (m)   47.7     3.56        1.11 s; 15.2 s
+    2026-11-22 07:21             29.0       25.1 (m)   47.7     3.56        1.11 s; 15.2 s
     2026-11-22 07:31             27.3       21.6 (m)   41.7     3.55        1.10 s; 18.7 s
-    2026-11-22 07:36 (05:43)     26.6       22.1 (m)   42.5     3.64        1.10 s; 16.0 s
+    2026-11-22 07:33 (05:43)     26.6       22.1 (m)   42.5     3.64        1.10 s; 16.0 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -108,10 +108,10 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     23.9 and 21.7 s, CPU 47.9, 45.7 and 41.8 s against 40.8 s for (b) run just before it: two
     statements side by side can cost more CPU than one after the other on this machine.
 
-    07:24 and 07:31 are the next session's code on a slow moment of the machine (the scan floor
+    07:21 and 07:31 are the next session's code on a slow moment of the machine (the scan floor
     1.10 s instead of 0.79-0.95 s): the first responder as one ``min_by`` per thread keyed by
-    (time, message id) instead of a join of every reply with the first-response times (07:24),
-    then also the two-step missing-root count and a narrower per-thread join (07:31). 07:36 is
+    (time, message id) instead of a join of every reply with the first-response times (07:21),
+    then also the two-step missing-root count and a narrower per-thread join (07:31). 07:33 is
     the code of 05:43, run right after on the same data for comparison: (b2) 21.6 s (22.3,
     21.6, 19.1) against 22.1 s (22.1, 22.3, 21.9), CPU 41.7 against 42.5 s, peak 3.55-3.62 GB
     against 3.64-3.99 GB over the three runs. The 20 s goal is still **not met** at such a
