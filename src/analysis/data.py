@@ -60,6 +60,18 @@ def utc_timestamp(value: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def naive_utc(values: Any) -> pd.Series:
+    """Engine timestamps as naive UTC ``datetime64[ns]`` pandas values.
+
+    DuckDB returns aware timestamps (converted to UTC, then the zone dropped), Spark naive UTC
+    ones (kept); both become the same values, as the health and network results store them.
+    """
+    s = pd.to_datetime(pd.Series(values))
+    if s.dt.tz is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.astype("datetime64[ns]")
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
@@ -396,6 +408,7 @@ __all__ = [
     "check_utc",
     "duckdb_backend",
     "file_sha256",
+    "naive_utc",
     "package_version",
     "read_manifest",
     "read_tables",

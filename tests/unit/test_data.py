@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.data import Community, read_manifest, read_tables, write_dataset
+from analysis.data import Community, naive_utc, read_manifest, read_tables, write_dataset
 from analysis.schema import SchemaValidationError, Tables
 
 
@@ -106,3 +106,14 @@ def test_engines_must_run_in_utc(tiny_tables, tmp_path):
         Community.load(tmp_path / "tiny", backend=moscow)
     with pytest.raises(ValueError, match="SET TimeZone = 'UTC'"):
         Community.from_tables(tiny_tables, backend=moscow)
+
+
+def test_naive_utc_converts_aware_keeps_naive_and_types_empty_results():
+    # DuckDB hands back aware timestamps (here +02:00), Spark naive UTC ones: the same values
+    aware = pd.Series(pd.to_datetime(["2024-01-01 10:00+02:00", "2024-06-30 23:30+02:00"]))
+    naive = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-06-30 21:30"]))
+    assert naive_utc(aware).tolist() == naive.tolist()
+    assert naive_utc(naive).tolist() == naive.tolist()
+    assert naive_utc(aware).dtype == "datetime64[ns]"
+    # an empty result (no rows from the engine) is still a datetime column
+    assert naive_utc(pd.Series([], dtype=object)).dtype == "datetime64[ns]"

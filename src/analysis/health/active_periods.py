@@ -58,7 +58,6 @@ __all__ = [
     "mask_bit",
     "member_activity_counts",
     "members_counted",
-    "naive_utc",
 ]
 
 #: Longest span (in weeks) counted with period bit masks; longer data reads the pair tables.
@@ -81,14 +80,6 @@ def members_counted(include_staff: bool, include_bots: bool) -> str:
     staff = "including staff" if include_staff else "excluding staff"
     bots = "including bots" if include_bots else "excluding bots"
     return f"{staff}, {bots}"
-
-
-def naive_utc(values: Any) -> pd.Series:
-    """Engine timestamps (aware on DuckDB, naive UTC on Spark) as naive UTC pandas values."""
-    s = pd.to_datetime(pd.Series(values))
-    if s.dt.tz is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    return s.astype("datetime64[ns]")
 
 
 def _period_ordinal(ts: Any, period: str) -> Any:

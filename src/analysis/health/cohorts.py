@@ -16,8 +16,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis.data import Community, utc_timestamp
-from analysis.health.active_periods import MASK_BITS, bit_or, mask_bit, members_counted, naive_utc
+from analysis.data import Community, naive_utc, utc_timestamp
+from analysis.health.active_periods import MASK_BITS, bit_or, mask_bit, members_counted
 from analysis.health.activity import members_included
 from analysis.health.member_days import member_days
 from analysis.health.periods import epoch_seconds, period_start_expr

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.data import Community
+from analysis.data import Community, naive_utc
 from analysis.network.fast_graph import FastGraph, _from_indices
 from analysis.network.integration_contacts import Contacts, unordered_first
 
@@ -67,13 +67,6 @@ class ReplyPairs:
     month: np.ndarray
     weight: np.ndarray
     first_at: np.ndarray
-
-
-def _naive_utc(values: pd.Series) -> np.ndarray:
-    values = pd.to_datetime(values)
-    if values.dt.tz is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy("datetime64[ns]")
 
 
 def reply_pairs(community: Community) -> ReplyPairs:
@@ -133,9 +126,9 @@ def reply_pairs(community: Community) -> ReplyPairs:
         is_bot=bot,
         src=src,
         dst=dst,
-        month=_naive_utc(rows["month"]) if len(rows) else np.zeros(0, "datetime64[ns]"),
+        month=naive_utc(rows["month"]).to_numpy(),
         weight=pd.to_numeric(rows["weight"]).to_numpy(dtype=float),
-        first_at=_naive_utc(rows["first_at"]) if len(rows) else np.zeros(0, "datetime64[ns]"),
+        first_at=naive_utc(rows["first_at"]).to_numpy(),
     )
 
 
