@@ -77,6 +77,7 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 07:21             29.0       25.1 (m)   47.7     3.56        1.11 s; 15.2 s
     2026-11-22 07:31             27.3       21.6 (m)   41.7     3.55        1.10 s; 18.7 s
     2026-11-22 07:33 (05:43)     26.6       22.1 (m)   42.5     3.64        1.10 s; 16.0 s
+    2026-11-22 07:52             25.3       23.3 (m)   44.4     3.53        0.95 s; 17.9 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -115,7 +116,8 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     the code of 05:43, run right after on the same data for comparison: (b2) 21.6 s (22.3,
     21.6, 19.1) against 22.1 s (22.1, 22.3, 21.9), CPU 41.7 against 42.5 s, peak 3.55-3.62 GB
     against 3.64-3.99 GB over the three runs. The 20 s goal is still **not met** at such a
-    moment; memory has more headroom than before.
+    moment; memory has more headroom than before. 07:52, the code of 07:31 again: (b2) 25.2,
+    22.0 and 23.3 s (CPU 48.1, 42.2 and 44.4 s; peak 3.50-3.53 GB).
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
