@@ -48,6 +48,7 @@ import pandas as pd
 from analysis.data import Community
 from analysis.health.engine_cache import memo
 from analysis.health.first_messages import first_messages, first_replies
+from analysis.health.included import staff_ids
 from analysis.health.member_days import drop_excluded, member_days
 from analysis.health.periods import epoch_seconds
 
@@ -78,8 +79,7 @@ def _first_messages(community: Community, *, include_staff: bool, include_bots: 
         include_bots=include_bots,
     )
     # the staff flag from a join with the (few) staff accounts, not with every member
-    members = community.members
-    staff = members.filter(members.is_staff).select(st_id=members.member_id)
+    staff = staff_ids(community)
     first = first.left_join(staff, first.member_id == staff.st_id)
     return first.select(
         member_id=first.member_id,

@@ -67,6 +67,7 @@ from analysis.health.included import (  # re-exported: the thread metrics' messa
     option_key,
     roots_and_replies,
     shared_included_messages,
+    staff_ids,
     thread_options,
 )
 from analysis.health.periods import (
@@ -220,8 +221,7 @@ def thread_table_expr(
         first_response_at=t.first_response_at,
     )
     t = t.left_join(first, t.thread_id == first.f_thread_id)
-    members = community.members
-    staff = members.filter(members.is_staff).select(st_id=members.member_id)
+    staff = staff_ids(community)
     t = t.left_join(staff, t.first_responder_id == staff.st_id)
     t = t.left_join(skewed, t.thread_id == skewed.s_thread_id)
     delta = epoch_seconds(t.first_response_at) - epoch_seconds(t.created_at)
