@@ -508,3 +508,31 @@ def test_sessions_equal_a_plain_sort_and_cut(gap):
     assert len(want) > 20  # many sessions, so the cuts are tested
     for col in ("session", "n_messages", "participants", "duration_seconds"):
         assert got[col].astype("int64").tolist() == want[col].tolist(), col
+
+
+def test_missing_root_count_only_counts_threads_whose_root_is_nowhere_in_the_export():
+    from analysis.health.thread_table import missing_root_threads_expr
+
+    msgs = make_messages(
+        [
+            ("1", "a", "2024-01-01 10:00", None),
+            ("2", "b", "2024-01-01 10:05", "1"),
+            # two replies in one thread whose root x0 is missing: one missing thread
+            ("10", "a", "2024-01-02 10:00", "x0"),
+            ("11", "b", "2024-01-02 10:05", "10"),
+            # roots that exist but are not counted: a bot's root and a service message
+            ("13", "bot", "2024-01-03 10:00", None),
+            ("14", "a", "2024-01-03 10:05", "13"),
+            ("20", "b", "2024-01-04 10:00", None, "service"),
+            ("21", "a", "2024-01-04 10:05", "20"),
+            # an export whose thread_id names a message that is itself a reply ("30"): the
+            # root is in the export, only not among the messages that reply to nothing
+            ("30", "a", "2024-01-05 10:00", "1"),
+            ("31", "b", "2024-01-05 10:05", "30"),
+        ]
+    )
+    msgs.loc[msgs["message_id"] == "31", "thread_id"] = "30"
+    c = Community.from_tables(Tables(members=make_members(MEMBERS), messages=msgs))
+    assert c.execute(missing_root_threads_expr(c)) == 1
+    # with the bots' messages counted, the bot thread is a thread and still not missing
+    assert c.execute(missing_root_threads_expr(c, include_bots=True)) == 1
