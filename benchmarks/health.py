@@ -86,6 +86,10 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 07:31             27.3       21.6 (m)   41.7     3.55        1.10 s; 18.7 s
     2026-11-22 07:33 (05:43)     26.6       22.1 (m)   42.5     3.64        1.10 s; 16.0 s
     2026-11-22 07:52             25.3       23.3 (m)   44.4     3.53        0.95 s; 17.9 s
+    2026-11-22 09:02 (07:52)     26.7       23.8 (m)   45.8     3.59        0.97 s; 19.6 s
+    2026-11-22 09:23 (07:52)     29.5       23.9 (m)   46.0     3.68        1.10 s; 20.8 s
+    2026-11-22 09:29 (07:52)     27.6       24.1 (m)   46.1     3.59        1.18 s; 21.5 s
+    2026-11-22 09:33 (07:52)     28.8       23.8 (m)   46.0     3.51        1.13 s; 21.4 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -126,6 +130,18 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     against 3.64-3.99 GB over the three runs. The 20 s goal is still **not met** at such a
     moment; memory has more headroom than before. 07:52, the code of 07:31 again: (b2) 25.2,
     22.0 and 23.3 s (CPU 48.1, 42.2 and 44.4 s; peak 3.50-3.53 GB).
+
+    09:02-09:33: the metric code of 07:52, four times in half an hour on a slow stretch of the
+    machine (scan floor 0.97-1.18 s, pandas 19.6-21.5 s): (b2) medians 23.8-24.1 s, every one
+    of the twelve runs 22.7-26.3 s; the goal is **not met**. 09:29 and 09:33 print the new
+    CPU split: the median run used 40.1 and 40.3 s of user CPU and 6.0 and 5.7 s of system CPU,
+    with 1.10M and 1.13M minor page faults (4.2 and 4.3 GB of 4 KB pages, for a peak of
+    3.5 GB: memory freed and taken again is faulted in again). The fresh-memory probe measured
+    0.67 s of system CPU per GB at 09:33 (0.76 s/GB the second time), so about half of the
+    system time is page faults (a 4 GB numpy array filled after half a minute of idle cost
+    3 s/GB, a second 1 GB one right after another 0.1 s/GB: the cost follows what the host did
+    with the guest's free pages). To reach 20 s at such a moment, (b2) would need about 38 CPU
+    s instead of 46.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
