@@ -138,10 +138,10 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     with 1.10M and 1.13M minor page faults (4.2 and 4.3 GB of 4 KB pages, for a peak of
     3.5 GB: memory freed and taken again is faulted in again). The fresh-memory probe measured
     0.67 s of system CPU per GB at 09:33 (0.76 s/GB the second time), so about half of the
-    system time is page faults (a 4 GB numpy array filled after half a minute of idle cost
-    3 s/GB, a second 1 GB one right after another 0.1 s/GB: the cost follows what the host did
-    with the guest's free pages). To reach 20 s at such a moment, (b2) would need about 38 CPU
-    s instead of 46.
+    system time is page faults. Outside the benchmark, a 4 GB numpy array filled after half a
+    minute of idle cost 3 s/GB of system CPU, and a 1 GB one filled again in the same process
+    right after freeing the first 0.1 s/GB: the cost follows what the host did with the guest's
+    free pages. To reach 20 s at such a moment, (b2) would need about 38 CPU s instead of 46.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
@@ -333,10 +333,11 @@ def fresh_memory_cost(gib: float = 0.5) -> list[dict[str, float]]:
     """System CPU seconds per GB to fault memory in, 4 KB page by page: first in memory new to
     this process, then again in the same amount after unmapping it (two passes).
 
-    Every engine statement that needs more memory than the process already holds pays this
-    cost for the difference. On a virtual machine the first pass can cost several times the
-    second: pages the guest freed earlier may have been handed back to the host, which has to
-    back them again on first touch. Each pass maps ``gib`` GB of anonymous memory (no page is
+    The engine pays this for every page it takes from the system: memory beyond what the
+    process holds, and memory it gave back and takes again (the (b2) runs fault in more pages
+    than their peak). On a virtual machine the first pass can cost several times the second:
+    pages the guest freed earlier may have been handed back to the host, which has to back
+    them again on first touch. Each pass maps ``gib`` GB of anonymous memory (no page is
     touched by the mapping) and writes one byte per page; it returns ``sys_per_gb`` (system
     CPU s/GB), ``wall_per_gb`` and ``faults`` (minor page faults in the pass).
     """

@@ -70,5 +70,4 @@ def test_fresh_memory_cost_touches_every_page_twice(monkeypatch):
         # one minor fault per page written (a few more for the interpreter's own allocations);
         # a probe that wrote only some pages would fault far fewer
         assert pages <= one["faults"] <= pages * 1.25
-        assert one["sys_per_gb"] >= 0
-        assert one["wall_per_gb"] > 0
+        assert set(one) == {"sys_per_gb", "wall_per_gb", "faults"}
