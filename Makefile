@@ -9,6 +9,9 @@ KERNEL := community-workbench
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 PYTEST_ARGS ?=
+# the suite runs on two pytest-xdist workers, one test file per worker at a time (each worker
+# builds its own session fixtures: the demo, the Spark session); TEST_WORKERS=0 runs serially
+TEST_WORKERS ?= 2
 
 .PHONY: help setup setup-spark setup-browser demo test test-fast lab lint format clean
 
@@ -48,7 +51,7 @@ demo: setup ## Generate the demo community, ingest it, run the notebooks, export
 	$(BIN)/workbench demo
 
 test: setup-spark setup-browser ## Run the whole test suite (unit, validation, e2e, browser, Spark)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup ## Unit tests only
 	$(BIN)/pytest tests/unit -m "not spark" $(PYTEST_ARGS)
