@@ -162,7 +162,7 @@ def test_duckdb_fast_periods_equal_pandas_and_the_portable_expression(period):
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
     t = con.create_table("stamps", ibis.memtable(pd.DataFrame({"ts": stamps})), temp=True)
-    assert periods._on_duckdb(t.ts)
+    assert periods.on_duckdb(t.ts)
     fast = t.select(
         p=periods.period_start_expr(t.ts, period),
         d=periods.utc_date_expr(t.ts),
@@ -187,7 +187,7 @@ def test_duckdb_fast_periods_equal_pandas_and_the_portable_expression(period):
 
 def test_memtable_expressions_take_the_portable_path():
     t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["2024-01-01"], utc=True)}))
-    assert not periods._on_duckdb(t.ts)
+    assert not periods.on_duckdb(t.ts)
     assert "DATE_TRUNC" in ibis.to_sql(t.select(p=periods.period_start_expr(t.ts, "week")))
 
 

@@ -22,6 +22,7 @@ from analysis.schema import Tables
 from tests.conftest import make_members, make_messages
 
 NAN = float("nan")
+KEYS = ("message_key", "thread_key", "reply_to_key")
 
 
 def _community(members, messages, channels: dict[str, str] | None = None) -> Community:
@@ -460,16 +461,59 @@ def test_included_messages_are_stored_once_and_equal_the_expression():
         (True, True): {"1", "2", "3", "4"},
         (False, True): {"1", "3", "4"},
     }
+    # the join keys: DuckDB hashes, one per id, the same key wherever an id appears
+    ms = message_store(c)
+    assert str(ms.schema()["message_key"]) == "uint64"
+    keys = c.execute(  # as text: pandas would read a key column with nulls as float
+        ms.select("message_id", **{k: ms[k].cast("string") for k in KEYS})
+    ).set_index("message_id")
+    key_of = keys["message_key"].to_dict()
+    assert len(set(key_of.values())) == len(key_of)
+    for column in ("thread_id", "reply_to_id"):
+        ids = c.messages.execute().set_index("message_id")[column].reindex(keys.index)
+        want = [key_of.get(i) if isinstance(i, str) else None for i in ids]
+        got = [None if pd.isna(k) else k for k in keys[column.replace("_id", "_key")]]
+        assert got == want, column
     for (staff, bots), ids in kept.items():
         stored = shared_included_messages(c, include_staff=staff, include_bots=bots)
         assert shared_included_messages(c, include_staff=staff, include_bots=bots) is stored
         expr = included_messages(c, include_staff=staff, include_bots=bots)
-        assert stored.schema() == expr.schema()  # timestamps keep their type (unions need it)
+        # timestamps keep their type (unions need it)
+        assert stored.schema()["created_at"] == expr.schema()["created_at"]
         key = ["message_id"]
         got = c.execute(stored).sort_values(key, ignore_index=True)
         want = c.execute(expr).sort_values(key, ignore_index=True)
-        pd.testing.assert_frame_equal(got, want)
+        same = ["message_id", "channel_id", "member_id", "created_at", "reply_source", "is_staff"]
+        pd.testing.assert_frame_equal(got[same], want[same])
+        pd.testing.assert_series_equal(
+            got["reply_to_key"].isna(), want["reply_to_id"].isna(), check_names=False
+        )
         assert set(got["message_id"]) == ids
+
+
+def test_colliding_keys_fall_back_to_the_ids_with_the_same_results(threads_community, monkeypatch):
+    """A hash that gives every id of one length the same key: the store's check finds the
+    collision and keys the messages by their ids; every thread metric stays the same."""
+    from analysis.health import included
+
+    def results(c: Community) -> list:
+        return [
+            thread_table(c),
+            response_rate(c, period="week").to_frame(),
+            discussion_depth(c, period="week").to_frame(),
+            member_to_member_share(c, period="week").to_frame(),
+            nc.newcomer_welcome(c, period="week").to_frame(),
+        ]
+
+    tables = {name: threads_community.tables[name].execute() for name in ("members", "messages")}
+    fresh = Community.from_tables(Tables(**tables))
+    want = results(threads_community)
+    assert str(included.message_store(threads_community).schema()["message_key"]) == "uint64"
+    monkeypatch.setattr(included, "_duckdb_hash", lambda ids: ids.length().cast("uint64"))
+    got = results(fresh)
+    assert str(included.message_store(fresh).schema()["message_key"]) == "string"
+    for g, w in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(g, w)
 
 
 def _pandas_sessions(messages: pd.DataFrame, gap_s: int) -> pd.DataFrame:

@@ -73,20 +73,31 @@ def engagement_per_root_expr(
     msgs = shared_included_messages(
         community, include_staff=include_staff, include_bots=include_bots
     )
-    roots = msgs.filter(msgs.reply_to_id.isnull()).select(
+    roots = msgs.filter(msgs.reply_to_key.isnull()).select(
         root_id=msgs.message_id,
+        root_key=msgs.message_key,
         created_at=msgs.created_at,
     )
-    replies = msgs.filter(msgs.reply_to_id.notnull() & (msgs.thread_id != msgs.message_id))
-    replies = replies.select(thread_id=replies.thread_id, reply_s=epoch_seconds(replies.created_at))
+    replies = msgs.filter(msgs.reply_to_key.notnull() & (msgs.thread_key != msgs.message_key))
+    replies = replies.select(
+        thread_key=replies.thread_key, reply_s=epoch_seconds(replies.created_at)
+    )
     # members at the root's time: a running count of joins over joins and roots in time order,
     # joins before roots at equal times (joined_at <= created_at counts as a member); each root
-    # keeps its id and time through the window, and its position in the order (unique) is the
-    # integer key its reply count is joined back on
+    # keeps its id, join key and time through the window, and its position in the order
+    # (unique) is the integer key its reply count is joined back on
     events = members.select(
-        t=members.joined_at, is_root=ibis.literal(0, "int64"), root_id=ibis.null("string")
+        t=members.joined_at,
+        is_root=ibis.literal(0, "int64"),
+        root_id=ibis.null("string"),
+        root_key=ibis.null(roots.root_key.type()),
     ).union(
-        roots.select(t=roots.created_at, is_root=ibis.literal(1, "int64"), root_id=roots.root_id),
+        roots.select(
+            t=roots.created_at,
+            is_root=ibis.literal(1, "int64"),
+            root_id=roots.root_id,
+            root_key=roots.root_key,
+        ),
         distinct=False,
     )
     # roots add nothing to the count, so the order among roots at one time does not matter
@@ -95,9 +106,14 @@ def engagement_per_root_expr(
         members=(1 - events.is_root).sum().over(running), rk=ibis.row_number().over(running)
     )
     at_root = events.filter(events.is_root == 1).select(
-        "root_id", "members", "rk", created_at=events.t, root_s=epoch_seconds(events.t)
+        "root_id",
+        "root_key",
+        "members",
+        "rk",
+        created_at=events.t,
+        root_s=epoch_seconds(events.t),
     )
-    pairs = replies.join(at_root, replies.thread_id == at_root.root_id)
+    pairs = replies.join(at_root, replies.thread_key == at_root.root_key)
     if seconds is not None:
         pairs = pairs.filter(pairs.reply_s - pairs.root_s < seconds)
     counts = pairs.group_by(c_rk=pairs.rk).aggregate(replies=pairs.count())

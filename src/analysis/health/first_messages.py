@@ -62,8 +62,9 @@ def source_messages(community: Community, *, include_bots: bool) -> Any:
 def first_messages_expr(community: Community, *, include_bots: bool = False) -> Any:
     """One row per member with a non-service message: their first message (ibis expression).
 
-    Columns: ``member_id``, ``channel_id``, ``first_message_id``, ``first_at``,
-    ``first_is_root`` (no ``reply_to_id``), ``first_s`` (whole seconds of ``first_at``,
+    Columns: ``member_id``, ``channel_id``, ``first_message_id``, ``first_message_key`` (its
+    join key, :mod:`analysis.health.included`), ``first_at``, ``first_is_root`` (no
+    ``reply_to_id``), ``first_s`` (whole seconds of ``first_at``,
     :func:`analysis.health.periods.epoch_seconds`). Definition and source in the module
     docstring: a join of the messages with each member's first second, then the first of the
     (rarely several) candidates in ``(created_at, message_id)`` order.
@@ -75,8 +76,9 @@ def first_messages_expr(community: Community, *, include_bots: bool = False) -> 
         "member_id",
         "channel_id",
         "message_id",
+        "message_key",
         "created_at",
-        "reply_to_id",
+        "reply_to_key",
         s=epoch_seconds(msgs.created_at),
     )
     cand = msgs.join(firsts, [msgs.member_id == firsts.f_member, msgs.s == firsts.f_s])
@@ -87,8 +89,9 @@ def first_messages_expr(community: Community, *, include_bots: bool = False) -> 
         member_id=first.member_id,
         channel_id=first.channel_id,
         first_message_id=first.message_id,
+        first_message_key=first.message_key,
         first_at=first.created_at,
-        first_is_root=first.reply_to_id.isnull(),
+        first_is_root=first.reply_to_key.isnull(),
         first_s=first.s,
     )
 
@@ -121,19 +124,19 @@ def first_replies_expr(
     """
     if first is None:
         first = first_messages(community, include_bots=include_bots)
-    first = first.select("member_id", "first_message_id", "first_is_root")
+    first = first.select("member_id", "first_message_id", "first_message_key", "first_is_root")
     msgs = source_messages(community, include_bots=include_bots)
 
-    replies = msgs.filter(msgs.reply_to_id.notnull())
+    replies = msgs.filter(msgs.reply_to_key.notnull())
     replies = replies.select(
         a_member=replies.member_id,
         a_at=replies.created_at,
         a_id=replies.message_id,
-        a_reply_to=replies.reply_to_id,
+        a_reply_to=replies.reply_to_key,
     )
     direct = first.inner_join(
         replies,
-        (first.first_message_id == replies.a_reply_to) & (first.member_id != replies.a_member),
+        (first.first_message_key == replies.a_reply_to) & (first.member_id != replies.a_member),
     )
     direct = direct.select(
         "member_id", "first_message_id", "a_member", "a_at", "a_id", direct=ibis.literal(True)
@@ -141,15 +144,15 @@ def first_replies_expr(
 
     roots = first.filter(first.first_is_root)
     thread = msgs.filter(
-        (msgs.message_id != msgs.thread_id)
-        & (msgs.reply_to_id.isnull() | (msgs.reply_to_id != msgs.thread_id))
+        (msgs.message_key != msgs.thread_key)
+        & (msgs.reply_to_key.isnull() | (msgs.reply_to_key != msgs.thread_key))
     )
     thread = thread.select(
-        a_member=thread.member_id, a_at=thread.created_at, a_thread=thread.thread_id
+        a_member=thread.member_id, a_at=thread.created_at, a_thread=thread.thread_key
     )
     threaded = roots.inner_join(
         thread,
-        (roots.first_message_id == thread.a_thread) & (roots.member_id != thread.a_member),
+        (roots.first_message_key == thread.a_thread) & (roots.member_id != thread.a_member),
     )
     threaded = threaded.select(
         "member_id",

@@ -10,6 +10,23 @@ any options, and the thread metrics that need the other messages too (a parent w
 bot, a root that is a service message, every reply link for the reply depths) read those from
 the same table instead of the raw messages. See :mod:`analysis.health.thread_table` for the
 definitions.
+
+Join keys
+---------
+The stored table links messages by *keys* instead of the id strings: ``message_key``,
+``thread_key`` and ``reply_to_key`` stand for ``message_id``, ``thread_id`` and ``reply_to_id``
+(null where the id is null). On DuckDB a key is the 64-bit ``hash`` of the id (``UBIGINT``,
+https://duckdb.org/docs/stable/sql/functions/utility#hashvalue): joins and groups on 8-byte
+integers instead of strings, which is where the thread metrics spend their time on large
+exports. A key stands for its id exactly as long as no two message ids share a hash, so the
+store is checked once when built (number of distinct ``message_key`` = number of messages;
+``message_id`` is unique by the data contract) and, should two ids collide, is built again with
+the ids themselves as keys (:func:`message_store`). An id that names no message of the export (a
+missing root or parent) is hashed too; it could take the key of a message of the export with
+probability about ``messages × dangling ids / 2**64`` (below 1e-7 for 10M messages and 100k
+dangling links), which is not checked. On other engines (Spark, whose ``hash`` is 32-bit) the keys
+are the id strings themselves. The metrics never show a key: ``message_id`` stays in the table
+for every id they report and for ties broken by id.
 """
 
 from __future__ import annotations
@@ -18,13 +35,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 
 from analysis.data import Community
 from analysis.health.engine_cache import materialise, memo
+from analysis.health.periods import on_duckdb
 
 __all__ = [
     "MESSAGE_COLUMNS",
+    "STORE_COLUMNS",
     "excluded_ids",
+    "id_key",
     "included_flag",
     "included_messages",
     "message_store",
@@ -46,6 +67,38 @@ MESSAGE_COLUMNS = (
     "reply_to_id",
     "reply_source",
 )
+
+
+#: The columns of :func:`message_store` (and of :func:`shared_included_messages`, which adds no
+#: flag but ``is_staff``) that are not flags: the ids replaced by their join keys, but for
+#: ``message_id`` (see *Join keys* in the module docstring).
+STORE_COLUMNS = (
+    "message_id",
+    "message_key",
+    "channel_id",
+    "thread_key",
+    "member_id",
+    "created_at",
+    "reply_to_key",
+    "reply_source",
+)
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _duckdb_hash(value: str) -> dt.uint64:  # type: ignore[empty-body]
+    """DuckDB's ``hash(value)``: a 64-bit hash (``UBIGINT``); of NULL it is a number, not NULL."""
+
+
+def id_key(column: Any, *, hashed: bool) -> Any:
+    """The join key of an id column (see *Join keys* in the module docstring).
+
+    ``hashed``: the 64-bit DuckDB ``hash`` of the id, null where the id is null; otherwise the id
+    itself.
+    """
+    if not hashed:
+        return column
+    key = _duckdb_hash(column)
+    return ibis.ifelse(column.isnull(), ibis.null(key.type()), key)
 
 
 def excluded_ids(community: Community, *, include_staff: bool, include_bots: bool) -> Any:
@@ -88,19 +141,25 @@ def included_messages(
 
 
 def message_store(community: Community) -> Any:
-    """Every message of the export with its author's flags, stored on the engine once per
-    community (ibis table).
+    """Every message of the export with its author's flags and its join keys, stored on the
+    engine once per community (ibis table).
 
-    Columns: ``message_id``, ``channel_id``, ``thread_id``, ``member_id``, ``created_at``,
-    ``reply_to_id``, ``reply_source``; ``is_staff`` and ``is_bot`` (the author's flags, False for
-    an author who is neither), ``is_service`` (``kind == "service"``). The flags come from one left
-    join with the staff and bot accounts, which are few (not a join with every member; the data
-    contract guarantees every author is a member). Column types are those of the messages (a
-    stored DuckDB table reports its timestamps with an explicit precision; ``created_at`` is
-    cast back so unions with other tables' timestamps keep one type).
+    Columns: ``message_id``, ``message_key``, ``channel_id``, ``thread_key``, ``member_id``,
+    ``created_at``, ``reply_to_key``, ``reply_source`` (:data:`STORE_COLUMNS`; the keys stand for
+    ``message_id``, ``thread_id`` and ``reply_to_id``, see *Join keys* in the module docstring);
+    ``is_staff`` and ``is_bot`` (the author's flags, False for an author who is neither),
+    ``is_service`` (``kind == "service"``). The flags come from one left join with the staff and
+    bot accounts, which are few (not a join with every member; the data contract guarantees every
+    author is a member). Column types are those of the messages (a stored DuckDB table reports its
+    timestamps with an explicit precision; ``created_at`` is cast back so unions with other
+    tables' timestamps keep one type).
+
+    On DuckDB the keys are hashes, checked once for collisions among the message ids (one
+    distinct count of ``message_key``); when two ids share a hash the table is stored again with
+    the ids as keys, so results never depend on the hash.
     """
 
-    def build() -> Any:
+    def stored(hashed: bool) -> Any:
         msgs = community.messages
         members = community.members
         flagged = members.filter(members.is_staff | members.is_bot).select(
@@ -108,13 +167,31 @@ def message_store(community: Community) -> Any:
         )
         j = msgs.left_join(flagged, msgs.member_id == flagged.f_id)
         expr = j.select(
-            *MESSAGE_COLUMNS,
+            message_id=j.message_id,
+            message_key=id_key(j.message_id, hashed=hashed),
+            channel_id=j.channel_id,
+            thread_key=id_key(j.thread_id, hashed=hashed),
+            member_id=j.member_id,
+            created_at=j.created_at,
+            reply_to_key=id_key(j.reply_to_id, hashed=hashed),
+            reply_source=j.reply_source,
             is_staff=j.f_staff.fill_null(False),
             is_bot=j.f_bot.fill_null(False),
             is_service=j.kind == "service",
         )
-        stored = materialise(community, expr)
-        return stored.mutate(created_at=stored.created_at.cast(expr.created_at.type()))
+        table = materialise(community, expr)
+        return table.mutate(created_at=table.created_at.cast(expr.created_at.type()))
+
+    def build() -> Any:
+        if not on_duckdb(community.messages.message_id):
+            return stored(hashed=False)
+        table = stored(hashed=True)
+        counts = community.execute(
+            table.aggregate(n=table.count(), keys=table.message_key.nunique())
+        )
+        if int(counts["n"].iloc[0]) == int(counts["keys"].iloc[0]):
+            return table
+        return stored(hashed=False)  # two message ids share a hash: the ids are the keys
 
     return memo(community, ("message_store",), build)
 
@@ -139,8 +216,9 @@ def shared_included_messages(
     included messages; the stored table saves each of them a scan of the raw messages and the
     joins with the member flags. One stored table serves every option: the included messages
     under ``include_staff`` / ``include_bots`` are a filter on its flags (the same expression
-    object is returned for the same options). Columns and types are those of
-    :func:`included_messages`.
+    object is returned for the same options). Columns: :data:`STORE_COLUMNS` and ``is_staff``
+    (the rows of :func:`included_messages`, with the ids but ``message_id`` replaced by their
+    join keys).
     """
 
     def build() -> Any:
@@ -148,7 +226,7 @@ def shared_included_messages(
         kept = store.filter(
             included_flag(store, include_staff=include_staff, include_bots=include_bots)
         )
-        return kept.select(*MESSAGE_COLUMNS, "is_staff")
+        return kept.select(*STORE_COLUMNS, "is_staff")
 
     return memo(community, ("included", bool(include_staff), bool(include_bots)), build)
 
@@ -157,12 +235,12 @@ def roots_and_replies(
     community: Community, include_staff: bool, include_bots: bool, reply_sources: Sequence[str]
 ) -> tuple[Any, Any]:
     """The thread roots (no ``reply_to_id``) and the counted replies (``reply_source`` in
-    ``reply_sources``) among :func:`shared_included_messages` (two ibis tables)."""
+    ``reply_sources``) among :func:`shared_included_messages` (two ibis tables, with join keys)."""
     msgs = shared_included_messages(
         community, include_staff=include_staff, include_bots=include_bots
     )
-    roots = msgs.filter(msgs.reply_to_id.isnull())
-    replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
+    roots = msgs.filter(msgs.reply_to_key.isnull())
+    replies = msgs.filter(msgs.reply_to_key.notnull() & msgs.reply_source.isin(list(reply_sources)))
     return roots, replies
 
 

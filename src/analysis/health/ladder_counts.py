@@ -57,7 +57,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
-import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -67,7 +66,7 @@ from analysis.health.activity import members_included
 from analysis.health.engine_cache import materialise
 from analysis.health.first_messages import first_replies
 from analysis.health.member_days import member_days, period_ordinal
-from analysis.health.periods import Period, period_end, period_floor, period_index
+from analysis.health.periods import Period, on_duckdb, period_end, period_floor, period_index
 
 __all__ = ["LadderCounts", "day_number_expr", "ladder_counts"]
 
@@ -81,14 +80,9 @@ def _duckdb_epoch(ts) -> dt.float64:  # type: ignore[empty-body,no-untyped-def]
     """DuckDB's ``epoch(timestamp[tz])``: seconds since 1970-01-01 UTC, with fractions."""
 
 
-def _on_duckdb(expr: Any) -> bool:
-    tables = expr.op().find(ops.DatabaseTable)
-    return any(getattr(t.source, "name", "") == "duckdb" for t in tables)
-
-
 def day_number_expr(ts: Any) -> Any:
     """UTC day number ``⌊epoch seconds / 86400⌋`` of an ibis timestamp column (``int64``)."""
-    seconds = _duckdb_epoch(ts) if _on_duckdb(ts) else ts.epoch_seconds()
+    seconds = _duckdb_epoch(ts) if on_duckdb(ts) else ts.epoch_seconds()
     return (seconds // _DAY_S).cast("int64")
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Period",
     "check_period",
     "data_periods",
+    "on_duckdb",
     "epoch_seconds",
     "period_end",
     "period_floor",
@@ -50,7 +51,7 @@ def _duckdb_epoch(ts) -> dt.float64:  # type: ignore[empty-body,no-untyped-def]
     """DuckDB's ``epoch(timestamp[tz])``: seconds since 1970-01-01 UTC (with fractions)."""
 
 
-def _on_duckdb(expr: Any) -> bool:
+def on_duckdb(expr: Any) -> bool:
     """Whether ``expr`` reads tables of a DuckDB backend (so DuckDB will execute it)."""
     tables = expr.op().find(ops.DatabaseTable)
     return any(getattr(t.source, "name", "") == "duckdb" for t in tables)
@@ -68,14 +69,14 @@ def period_start_expr(ts: Any, period: Period) -> Any:
     Weeks are ISO weeks starting Monday; months are calendar months. (On DuckDB computed from
     :func:`utc_date_expr`, see the module docstring; the same dates.)
     """
-    if _on_duckdb(ts):
+    if on_duckdb(ts):
         return utc_date_expr(ts).truncate(_TRUNCATE_UNIT[period]).cast("date")
     return ts.truncate(_TRUNCATE_UNIT[period]).cast("date")
 
 
 def utc_date_expr(ts: Any) -> Any:
     """The UTC calendar date of an ibis timestamp column (a ``date``), on the engine."""
-    if _on_duckdb(ts):
+    if on_duckdb(ts):
         days = (_duckdb_epoch(ts) // 86400).cast("int64")
         return (ibis.date(1970, 1, 1) + days.as_interval("D")).cast("date")
     return ts.date()
@@ -142,6 +143,6 @@ def epoch_seconds(ts: Any) -> Any:
     which a plain cast to ``int64`` would round, so it is floored first): 12:00:00.6 is
     second 12:00:00.
     """
-    if _on_duckdb(ts):
+    if on_duckdb(ts):
         return _duckdb_epoch(ts).floor().cast("int64")
     return ts.epoch_seconds().cast("int64")

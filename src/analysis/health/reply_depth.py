@@ -107,7 +107,9 @@ def nested_replies(community: Community, edges: Any | None = None) -> Any:
 
     ``edges`` holds every edge of the reply forest (``message_id``, ``reply_to_id``, and any
     further columns to keep with the nested rows, e.g. ``thread_id``); by default
-    :func:`reply_edges`. The result has the columns of ``edges``, one row per nested reply.
+    :func:`reply_edges`. The two id columns may hold any key that stands for the ids (e.g. the
+    join keys of :mod:`analysis.health.included`), of one type. The result has the columns of
+    ``edges``, one row per nested reply.
     """
     if edges is None:
         edges = reply_edges(community)
@@ -144,7 +146,7 @@ def nested_depth_table(
         if resolved:
             done = ibis.union(*resolved, distinct=False) if len(resolved) > 1 else resolved[0]
             look = done.select(
-                l_id=done.message_id, l_dist=done.depth, l_jump=ibis.null("string")
+                l_id=done.message_id, l_dist=done.depth, l_jump=ibis.null(active.a_jump.type())
             ).union(look, distinct=False)
         j = active.left_join(look, active.a_jump == look.l_id)
         # no match: the pointer reached a reply that is not nested, of depth 1

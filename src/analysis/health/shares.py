@@ -240,15 +240,16 @@ def member_to_member_expr(
     """Per period (× channel): ``numerator`` and ``denominator`` of
     :func:`member_to_member_share`, aggregated on the engine.
 
-    How: one join of the counted replies with their parent messages (on ``reply_to_id``), then
+    How: one join of the counted replies with their parent messages (on the join key of
+    ``reply_to_id``, :mod:`analysis.health.included`), then
     the counts per UTC day (``⌊epoch seconds / 86400⌋``, plain integer arithmetic on every
     reply) and only then per period over those few day rows (a day lies in exactly one day,
     week or month), instead of the calendar truncation of every reply's timestamp.
     """
     msgs = shared_included_messages(community, include_staff=True, include_bots=include_bots)
-    replies = msgs.filter(msgs.reply_to_id.notnull() & msgs.reply_source.isin(list(reply_sources)))
-    parents = msgs.select(p_id=msgs.message_id, p_member=msgs.member_id, p_staff=msgs.is_staff)
-    j = replies.inner_join(parents, replies.reply_to_id == parents.p_id)
+    replies = msgs.filter(msgs.reply_to_key.notnull() & msgs.reply_source.isin(list(reply_sources)))
+    parents = msgs.select(p_key=msgs.message_key, p_member=msgs.member_id, p_staff=msgs.is_staff)
+    j = replies.inner_join(parents, replies.reply_to_key == parents.p_key)
     j = j.filter(j.member_id != j.p_member)
     # counted per UTC day first (whole-second arithmetic), then per period over those few rows:
     # a day lies in one period, so the sums are the same as per period of every reply

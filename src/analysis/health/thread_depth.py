@@ -50,8 +50,9 @@ def thread_depth_table(
     include_bots: bool = False,
     reply_sources: Sequence[str] = ("explicit",),
 ) -> Any:
-    """``d_thread_id``, ``max_depth``: the deepest *nested* counted reply (depth ≥ 2) of every
-    ``thread_id`` that has one, materialised on the engine once per community and options.
+    """``d_thread_key``, ``max_depth``: the deepest *nested* counted reply (depth ≥ 2) of every
+    thread that has one (by its ``thread_key``, :mod:`analysis.health.included`), materialised on
+    the engine once per community and options.
 
     Counted replies are those of :func:`analysis.health.included.roots_and_replies`: non-service
     replies by included members (excluded ids: :func:`analysis.health.included.excluded_ids`)
@@ -67,7 +68,7 @@ def thread_depth_table(
         counted = depths.filter(depths.counted)
         return store(
             community,
-            counted.group_by(d_thread_id=counted.thread_id).aggregate(
+            counted.group_by(d_thread_key=counted.thread_id).aggregate(
                 max_depth=counted.depth.max()
             ),
         )
@@ -77,7 +78,9 @@ def thread_depth_table(
 
 def _edges(community: Community, kw: dict[str, Any]) -> Any:
     """Every edge of the reply forest (``message_id``, ``reply_to_id``, ``thread_id``,
-    ``counted``), read from the stored messages.
+    ``counted``), read from the stored messages: the three id columns hold the join keys
+    ``message_key``, ``reply_to_key`` and ``thread_key`` of :mod:`analysis.health.included`
+    (the depth walk of :mod:`analysis.health.reply_depth` takes any key that stands for the ids).
 
     Every non-service message with a ``reply_to_id`` in
     :func:`analysis.health.included.message_store` (the excluded accounts' replies too: they are
@@ -86,14 +89,14 @@ def _edges(community: Community, kw: dict[str, Any]) -> Any:
     ``reply_sources``.
     """
     msgs = message_store(community)
-    msgs = msgs.filter(~msgs.is_service & msgs.reply_to_id.notnull())
+    msgs = msgs.filter(~msgs.is_service & msgs.reply_to_key.notnull())
     included = included_flag(
         msgs, include_staff=kw["include_staff"], include_bots=kw["include_bots"]
     )
     return msgs.select(
-        "message_id",
-        "reply_to_id",
-        "thread_id",
+        message_id=msgs.message_key,
+        reply_to_id=msgs.reply_to_key,
+        thread_id=msgs.thread_key,
         counted=included & msgs.reply_source.isin(list(kw["reply_sources"])),
     )
 
@@ -107,11 +110,11 @@ def threads_with_depth(community: Community, **kw: Any) -> Any:
     # is built while another thread is still building the thread table
     d = thread_depth_table(community, **kw)
     t = shared_thread_table(community, **kw)
-    j = t.left_join(d, t.thread_id == d.d_thread_id)
+    j = t.left_join(d, t.thread_key == d.d_thread_key)
     depth = ibis.ifelse(j.n_replies > 0, j.max_depth.fill_null(1), ibis.literal(0, "int64")).cast(
         "int64"
     )
-    return j.drop("d_thread_id").mutate(max_depth=depth)
+    return j.drop("d_thread_key").mutate(max_depth=depth)
 
 
 def reply_depths(community: Community) -> pd.DataFrame:

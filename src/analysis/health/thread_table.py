@@ -108,17 +108,18 @@ def _first_by_time_then_id(arg: str, key: _REPLY_ORDER) -> str:
 
 
 def _thread_replies(roots: Any, replies: Any) -> Any:
-    """Counted replies of threads whose root is present, with the root's author and time."""
+    """Counted replies of threads whose root is present, with the root's author and time
+    (joined on the keys of :mod:`analysis.health.included`)."""
     r = roots.select(
-        r_id=roots.message_id, root_member_id=roots.member_id, root_at=roots.created_at
+        r_key=roots.message_key, root_member_id=roots.member_id, root_at=roots.created_at
     )
-    joined = replies.inner_join(r, replies.thread_id == r.r_id)
+    joined = replies.inner_join(r, replies.thread_key == r.r_key)
     return joined.select(
         "message_id",
-        "thread_id",
+        "thread_key",
         "member_id",
         "created_at",
-        "reply_to_id",
+        "reply_to_key",
         "root_member_id",
         "root_at",
     )
@@ -137,6 +138,9 @@ def thread_table_expr(
     -------
     thread_id, channel_id, root_member_id, root_is_staff, created_at
         The root: its id, channel, author, whether the author is staff, and its time (UTC).
+    thread_key
+        The root's join key (:mod:`analysis.health.included`, *Join keys*); :func:`thread_table`
+        leaves it out.
     n_replies : int
         Counted replies in the thread (by included members, any depth, self-replies included).
     participants : int
@@ -165,14 +169,14 @@ def thread_table_expr(
     # size, participants, first and last message: the replies grouped by (thread, replier),
     # then by thread (two passes instead of a distinct count beside the other aggregates; the
     # root is added back: participants = root author + distinct repliers other than the author)
-    per_replier = tr.group_by(["thread_id", "member_id"]).aggregate(
+    per_replier = tr.group_by(["thread_key", "member_id"]).aggregate(
         n=tr.count(),
         is_author=(tr.member_id == tr.root_member_id).cast("int64").max(),
         first_at=tr.created_at.min(),
         last_at=tr.created_at.max(),
     )
     pr = per_replier
-    sizes = pr.group_by("thread_id").aggregate(
+    sizes = pr.group_by("thread_key").aggregate(
         n_replies=pr.n.sum(),
         repliers=pr.count(),
         author_replied=pr.is_author.max(),
@@ -184,7 +188,7 @@ def thread_table_expr(
     # (created_at, message_id), one aggregate per thread (its time is ``first_response_at`` of
     # ``sizes``; whether its author is staff comes from the few staff ids at the end)
     others = tr.filter(tr.member_id != tr.root_member_id)
-    first = others.group_by(f_thread_id=others.thread_id).aggregate(
+    first = others.group_by(f_thread_key=others.thread_key).aggregate(
         first_responder_id=_first_by_time_then_id(
             others.member_id, ibis.struct({"at": others.created_at, "id": others.message_id})
         )
@@ -193,21 +197,22 @@ def thread_table_expr(
     # replies earlier than their parent, counted per thread: a direct reply's parent is the
     # root (its time is in ``tr``); only deeper replies look their parent up among all messages
     # of the export (the parent may be any message, also an excluded one)
-    direct = tr.filter((tr.reply_to_id == tr.thread_id) & (tr.created_at < tr.root_at))
-    deeper = replies.filter(replies.reply_to_id != replies.thread_id)
+    direct = tr.filter((tr.reply_to_key == tr.thread_key) & (tr.created_at < tr.root_at))
+    deeper = replies.filter(replies.reply_to_key != replies.thread_key)
     all_msgs = message_store(community)  # every message of the export, stored
-    parents = all_msgs.select(p_id=all_msgs.message_id, p_at=all_msgs.created_at)
-    skew = deeper.inner_join(parents, deeper.reply_to_id == parents.p_id)
+    parents = all_msgs.select(p_key=all_msgs.message_key, p_at=all_msgs.created_at)
+    skew = deeper.inner_join(parents, deeper.reply_to_key == parents.p_key)
     skew = skew.filter(skew.created_at < skew.p_at)
-    early = direct.select(s_thread_id=direct.thread_id).union(
-        skew.select(s_thread_id=skew.thread_id), distinct=False
+    early = direct.select(s_thread_key=direct.thread_key).union(
+        skew.select(s_thread_key=skew.thread_key), distinct=False
     )
-    skewed = early.group_by("s_thread_id").aggregate(n_skewed_replies=early.count())
+    skewed = early.group_by("s_thread_key").aggregate(n_skewed_replies=early.count())
 
-    t = roots.left_join(sizes, roots.message_id == sizes.thread_id)
+    t = roots.left_join(sizes, roots.message_key == sizes.thread_key)
     has = t.n_replies.notnull()
     t = t.select(
         thread_id=t.message_id,
+        thread_key=t.message_key,
         channel_id=t.channel_id,
         root_member_id=t.member_id,
         root_is_staff=t.is_staff,
@@ -220,14 +225,15 @@ def thread_table_expr(
         last_at=ibis.ifelse(has & (t.last_reply_at > t.created_at), t.last_reply_at, t.created_at),
         first_response_at=t.first_response_at,
     )
-    t = t.left_join(first, t.thread_id == first.f_thread_id)
+    t = t.left_join(first, t.thread_key == first.f_thread_key)
     staff = staff_ids(community)
     t = t.left_join(staff, t.first_responder_id == staff.st_id)
-    t = t.left_join(skewed, t.thread_id == skewed.s_thread_id)
+    t = t.left_join(skewed, t.thread_key == skewed.s_thread_key)
     delta = epoch_seconds(t.first_response_at) - epoch_seconds(t.created_at)
     duration = epoch_seconds(t.last_at) - epoch_seconds(t.first_at)
     return t.select(
         "thread_id",
+        "thread_key",
         "channel_id",
         "root_member_id",
         "root_is_staff",
@@ -261,11 +267,11 @@ def missing_root_threads_expr(
     # first without the threads whose root is any message that replies to nothing (about a
     # third of the messages: a smaller hash table than every id), then, for the few replies
     # left, without the threads whose root is any other message of the export
-    starts = all_msgs.filter(all_msgs.reply_to_id.isnull()).select(o_id=all_msgs.message_id)
-    left = replies.anti_join(starts, replies.thread_id == starts.o_id)
-    all_ids = all_msgs.select(a_id=all_msgs.message_id)
-    missing = left.anti_join(all_ids, left.thread_id == all_ids.a_id)
-    return missing.thread_id.nunique()
+    starts = all_msgs.filter(all_msgs.reply_to_key.isnull()).select(o_key=all_msgs.message_key)
+    left = replies.anti_join(starts, replies.thread_key == starts.o_key)
+    all_keys = all_msgs.select(a_key=all_msgs.message_key)
+    missing = left.anti_join(all_keys, left.thread_key == all_keys.a_key)
+    return missing.thread_key.nunique()
 
 
 def shared_thread_table(
@@ -304,7 +310,7 @@ def thread_table(
     """
     kw = thread_options(include_staff, include_bots, reply_sources)
     t = threads_with_depth(community, **kw) if with_depth else shared_thread_table(community, **kw)
-    frame = community.execute(t)
+    frame = community.execute(t.drop("thread_key"))
     for col in ("created_at", "first_response_at", "last_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
     for col in ("n_replies", "participants", "n_skewed_replies"):
