@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -491,9 +492,26 @@ def test_included_messages_are_stored_once_and_equal_the_expression():
         assert set(got["message_id"]) == ids
 
 
-def test_colliding_keys_fall_back_to_the_ids_with_the_same_results(threads_community, monkeypatch):
-    """A hash that gives every id of one length the same key: the store's check finds the
-    collision and keys the messages by their ids; every thread metric stays the same."""
+def _length_hash(ids):
+    """Every id of one length gets the same key: message ids and member ids collide."""
+    return ids.length().cast("uint64")
+
+
+def _member_collision_hash(ids):
+    """Numeric ids (the messages here) keep distinct keys of their own (1000 + the number);
+    other ids (the members, the missing root ``x0``) get their length: ``a``, ``b`` and ``s``
+    share one key, and no dangling id takes a message's key."""
+    numeric = ids.re_search("^[0-9]+$")
+    return ibis.ifelse(numeric, ids.cast("uint64") + 1000, ids.length().cast("uint64"))
+
+
+@pytest.mark.parametrize("collide", [_length_hash, _member_collision_hash])
+def test_colliding_keys_fall_back_to_the_ids_with_the_same_results(
+    threads_community, monkeypatch, collide
+):
+    """A hash under which ids collide: the store's check finds the collision (among message
+    ids, or among member ids only) and keys the messages by their ids; every thread metric
+    stays the same."""
     from analysis.health import included
 
     def results(c: Community) -> list:
@@ -509,7 +527,7 @@ def test_colliding_keys_fall_back_to_the_ids_with_the_same_results(threads_commu
     fresh = Community.from_tables(Tables(**tables))
     want = results(threads_community)
     assert str(included.message_store(threads_community).schema()["message_key"]) == "uint64"
-    monkeypatch.setattr(included, "_duckdb_hash", lambda ids: ids.length().cast("uint64"))
+    monkeypatch.setattr(included, "_duckdb_hash", collide)
     got = results(fresh)
     assert str(included.message_store(fresh).schema()["message_key"]) == "string"
     for g, w in zip(got, want, strict=True):

@@ -18,15 +18,16 @@ The stored table links messages by *keys* instead of the id strings: ``message_k
 (null where the id is null). On DuckDB a key is the 64-bit ``hash`` of the id (``UBIGINT``,
 https://duckdb.org/docs/stable/sql/functions/utility#hashvalue): joins and groups on 8-byte
 integers instead of strings, which is where the thread metrics spend their time on large
-exports. A key stands for its id exactly as long as no two message ids share a hash, so the
-store is checked once when built (number of distinct ``message_key`` = number of messages;
-``message_id`` is unique by the data contract) and, should two ids collide, is built again with
-the ids themselves as keys (:func:`message_store`). An id that names no message of the export (a
-missing root or parent) is hashed too; it could take the key of a message of the export with
-probability about ``messages × dangling ids / 2**64`` (below 1e-7 for 10M messages and 100k
-dangling links), which is not checked. On other engines (Spark, whose ``hash`` is 32-bit) the keys
-are the id strings themselves. The metrics never show a key: ``message_id`` stays in the table
-for every id they report and for ties broken by id.
+exports. ``member_key`` stands for ``member_id`` the same way. A key stands for its id exactly
+as long as no two ids share a hash, so the store is checked once when built (as many distinct
+``message_key`` as messages, as many distinct member hashes as members; both ids are unique by
+the data contract) and, should two ids collide, is built again with the ids themselves as keys
+(:func:`message_store`). An id that names no message of the export (a missing root or parent)
+is hashed too; it could take the key of a message of the export with probability about
+``messages × dangling ids / 2**64`` (below 1e-7 for 10M messages and 100k dangling links),
+which is not checked. On other engines (Spark, whose ``hash`` is 32-bit) the keys are the id
+strings themselves. The metrics never show a key: ``message_id`` and ``member_id`` stay in the
+table for every id they report and for ties broken by id.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ STORE_COLUMNS = (
     "channel_id",
     "thread_key",
     "member_id",
+    "member_key",
     "created_at",
     "reply_to_key",
     "reply_source",
@@ -145,8 +147,9 @@ def message_store(community: Community) -> Any:
     engine once per community (ibis table).
 
     Columns: ``message_id``, ``message_key``, ``channel_id``, ``thread_key``, ``member_id``,
-    ``created_at``, ``reply_to_key``, ``reply_source`` (:data:`STORE_COLUMNS`; the keys stand for
-    ``message_id``, ``thread_id`` and ``reply_to_id``, see *Join keys* in the module docstring);
+    ``member_key``, ``created_at``, ``reply_to_key``, ``reply_source`` (:data:`STORE_COLUMNS`; the
+    keys stand for ``message_id``, ``thread_id``, ``member_id`` and ``reply_to_id``, see *Join
+    keys* in the module docstring);
     ``is_staff`` and ``is_bot`` (the author's flags, False for an author who is neither),
     ``is_service`` (``kind == "service"``). The flags come from one left join with the staff and
     bot accounts, which are few (not a join with every member; the data contract guarantees every
@@ -154,9 +157,9 @@ def message_store(community: Community) -> Any:
     timestamps with an explicit precision; ``created_at`` is cast back so unions with other
     tables' timestamps keep one type).
 
-    On DuckDB the keys are hashes, checked once for collisions among the message ids (one
-    distinct count of ``message_key``); when two ids share a hash the table is stored again with
-    the ids as keys, so results never depend on the hash.
+    On DuckDB the keys are hashes, checked once for collisions among the message ids and among
+    the member ids (one distinct count each); when two ids share a hash the table is stored
+    again with the ids as keys, so results never depend on the hash.
     """
 
     def stored(hashed: bool) -> Any:
@@ -172,6 +175,7 @@ def message_store(community: Community) -> Any:
             channel_id=j.channel_id,
             thread_key=id_key(j.thread_id, hashed=hashed),
             member_id=j.member_id,
+            member_key=id_key(j.member_id, hashed=hashed),
             created_at=j.created_at,
             reply_to_key=id_key(j.reply_to_id, hashed=hashed),
             reply_source=j.reply_source,
@@ -186,14 +190,23 @@ def message_store(community: Community) -> Any:
         if not on_duckdb(community.messages.message_id):
             return stored(hashed=False)
         table = stored(hashed=True)
-        counts = community.execute(
-            table.aggregate(n=table.count(), keys=table.message_key.nunique())
-        )
-        if int(counts["n"].iloc[0]) == int(counts["keys"].iloc[0]):
+        if _keys_unique(community, table):
             return table
-        return stored(hashed=False)  # two message ids share a hash: the ids are the keys
+        return stored(hashed=False)  # two ids share a hash: the ids are the keys
 
     return memo(community, ("message_store",), build)
+
+
+def _keys_unique(community: Community, table: Any) -> bool:
+    """Whether the hashed keys of ``table`` (:func:`message_store`) stand for their ids one to
+    one: as many distinct ``message_key`` as messages (``message_id`` is unique), and as many
+    distinct hashes of ``member_id`` among the members as members (every author is a member,
+    ``member_id`` is unique there: both by the data contract)."""
+    messages = community.execute(table.aggregate(n=table.count(), keys=table.message_key.nunique()))
+    members = community.members
+    member_keys = id_key(members.member_id, hashed=True)
+    people = community.execute(members.aggregate(n=members.count(), keys=member_keys.nunique()))
+    return all(int(f["n"].iloc[0]) == int(f["keys"].iloc[0]) for f in (messages, people))
 
 
 def included_flag(store: Any, *, include_staff: bool, include_bots: bool) -> Any:

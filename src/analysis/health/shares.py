@@ -248,9 +248,9 @@ def member_to_member_expr(
     """
     msgs = shared_included_messages(community, include_staff=True, include_bots=include_bots)
     replies = msgs.filter(msgs.reply_to_key.notnull() & msgs.reply_source.isin(list(reply_sources)))
-    parents = msgs.select(p_key=msgs.message_key, p_member=msgs.member_id, p_staff=msgs.is_staff)
+    parents = msgs.select(p_key=msgs.message_key, p_member=msgs.member_key, p_staff=msgs.is_staff)
     j = replies.inner_join(parents, replies.reply_to_key == parents.p_key)
-    j = j.filter(j.member_id != j.p_member)
+    j = j.filter(j.member_key != j.p_member)
     # counted per UTC day first (whole-second arithmetic), then per period over those few rows:
     # a day lies in one period, so the sums are the same as per period of every reply
     days = {"day": epoch_seconds(j.created_at) // 86400}

@@ -111,16 +111,17 @@ def _thread_replies(roots: Any, replies: Any) -> Any:
     """Counted replies of threads whose root is present, with the root's author and time
     (joined on the keys of :mod:`analysis.health.included`)."""
     r = roots.select(
-        r_key=roots.message_key, root_member_id=roots.member_id, root_at=roots.created_at
+        r_key=roots.message_key, root_member_key=roots.member_key, root_at=roots.created_at
     )
     joined = replies.inner_join(r, replies.thread_key == r.r_key)
     return joined.select(
         "message_id",
         "thread_key",
         "member_id",
+        "member_key",
         "created_at",
         "reply_to_key",
-        "root_member_id",
+        "root_member_key",
         "root_at",
     )
 
@@ -169,9 +170,9 @@ def thread_table_expr(
     # size, participants, first and last message: the replies grouped by (thread, replier),
     # then by thread (two passes instead of a distinct count beside the other aggregates; the
     # root is added back: participants = root author + distinct repliers other than the author)
-    per_replier = tr.group_by(["thread_key", "member_id"]).aggregate(
+    per_replier = tr.group_by(["thread_key", "member_key"]).aggregate(
         n=tr.count(),
-        is_author=(tr.member_id == tr.root_member_id).cast("int64").max(),
+        is_author=(tr.member_key == tr.root_member_key).cast("int64").max(),
         first_at=tr.created_at.min(),
         last_at=tr.created_at.max(),
     )
@@ -187,7 +188,7 @@ def thread_table_expr(
     # first response: the reply by someone other than the root's author with the smallest
     # (created_at, message_id), one aggregate per thread (its time is ``first_response_at`` of
     # ``sizes``; whether its author is staff comes from the few staff ids at the end)
-    others = tr.filter(tr.member_id != tr.root_member_id)
+    others = tr.filter(tr.member_key != tr.root_member_key)
     first = others.group_by(f_thread_key=others.thread_key).aggregate(
         first_responder_id=_first_by_time_then_id(
             others.member_id, ibis.struct({"at": others.created_at, "id": others.message_id})
