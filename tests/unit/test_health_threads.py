@@ -505,7 +505,15 @@ def _member_collision_hash(ids):
     return ibis.ifelse(numeric, ids.cast("uint64") + 1000, ids.length().cast("uint64"))
 
 
-@pytest.mark.parametrize("collide", [_length_hash, _member_collision_hash])
+def _message_collision_hash(ids):
+    """Numeric ids (the messages here) get their length, so ``1`` and ``5`` share a key; other
+    ids (the members, the missing root ``x0``) keep distinct keys of their own."""
+    numeric = ids.re_search("^[0-9]+$")
+    own = ids.length().cast("uint64") * 1000 + ids.ascii_str().cast("uint64")
+    return ibis.ifelse(numeric, ids.length().cast("uint64"), own)
+
+
+@pytest.mark.parametrize("collide", [_length_hash, _member_collision_hash, _message_collision_hash])
 def test_colliding_keys_fall_back_to_the_ids_with_the_same_results(
     threads_community, monkeypatch, collide
 ):
