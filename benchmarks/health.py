@@ -90,6 +90,13 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     2026-11-22 09:23 (07:52)     29.5       23.9 (m)   46.0     3.68        1.10 s; 20.8 s
     2026-11-22 09:29 (07:52)     27.6       24.1 (m)   46.1     3.59        1.18 s; 21.5 s
     2026-11-22 09:33 (07:52)     28.8       23.8 (m)   46.0     3.51        1.13 s; 21.4 s
+    2026-11-22 11:10 (07:52)     24.3       23.8 (m)   45.8     3.49        0.90 s; 16.3 s
+    2026-11-22 11:44             28.0       25.4 (m)   48.0     3.37        1.08 s; 24.0 s
+    2026-11-22 12:03             21.3       20.9 (m)   39.6     3.42        0.95 s; 17.8 s
+    2026-11-22 12:10 (12:03)     26.8       22.3 (m)   42.3     3.37        1.20 s; 20.6 s
+    2026-11-22 12:15 (12:03)     31.6       23.7 (m)   44.4     3.32        1.36 s; 23.8 s
+    2026-11-22 12:30             29.6       23.1 (m)   43.6     3.41        1.18 s; 24.7 s
+    2026-11-22 12:33 (12:30)     27.5       22.5 (m)   43.1     3.42        1.20 s; 22.8 s
     ==========================  =========  =========  =======  ==========  ====================
 
     The 20 s goal is **not met**; memory and the pandas ratio (5.45× with the read, 4.57× in
@@ -142,6 +149,19 @@ Measured at 10M messages (``--reuse``, the same data each time; idle machine, lo
     minute of idle cost 3 s/GB of system CPU, and a 1 GB one filled again in the same process
     right after freeing the first 0.1 s/GB: the cost follows what the host did with the guest's
     free pages. To reach 20 s at such a moment, (b2) would need about 38 CPU s instead of 46.
+
+    11:10-12:33 (CPU s and peak GB of the (b2) median run from here on): the thread metrics
+    join and group the stored messages on 64-bit keys instead of id strings
+    (:mod:`analysis.health.included`, *Join keys*: DuckDB hashes of ``message_id``,
+    ``thread_id``, ``reply_to_id`` (11:44) and ``member_id`` (12:03), checked for collisions when
+    stored; the check sorts the keys from 12:30). 11:10 is the code of 07:52 at the start of
+    that session. The machine was on a slow stretch for most of it (scan floor 1.08-1.36 s,
+    pandas 20.6-24.7 s), so wall times across rows compare poorly; alternating runs of the
+    (b2) set in fresh processes, old and new code on the same data, measured each step: the
+    message keys 43.2-46.7 against 47.2-52.4 CPU s (four pairs), the member keys 39.4-41.2
+    against 43.6-45.9 (three pairs). (b2) medians 20.9-23.7 s since 12:03, every run
+    20.6-25.7 s; the goal is still **not met** (20.9 s at the fastest moment, 12:03), memory
+    (3.3-3.6 GB) and the pandas ratio (4.1-6.9× with the read) are.
 
     What changed in the 00:12 row: the member metrics count from period bit masks of the
     member-day table (usage 1.9 → 0.15 CPU s, weekly return 0.8 → 0, cohorts 2.4 → 1.9);
