@@ -23,11 +23,11 @@ as long as no two ids share a hash, so the store is checked once when built (no 
 with one ``message_key``, as many distinct member hashes as members; both ids are unique by the
 data contract) and, should two ids collide, is built again with the ids themselves as keys
 (:func:`message_store`). An id that names no message of the export (a missing root or parent)
-is hashed too; it could take the key of a message of the export with probability about
-``messages × dangling ids / 2**64`` (below 1e-7 for 10M messages and 100k dangling links),
-which is not checked. On other engines (Spark, whose ``hash`` is 32-bit) the keys are the id
-strings themselves. The metrics never show a key: ``message_id`` and ``member_id`` stay in the
-table for every id they report and for ties broken by id.
+is hashed too; it could take the key of a message of the export, or of another such id, with
+probability about ``(messages + dangling ids) × dangling ids / 2**64`` (below 1e-7 for 10M
+messages and 100k dangling ids), which is not checked. On other engines (Spark, whose ``hash``
+is 32-bit) the keys are the id strings themselves. The metrics never show a key: ``message_id``
+and ``member_id`` stay in the table for every id they report and for ties broken by id.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ MESSAGE_COLUMNS = (
 
 
 #: The columns of :func:`message_store` (and of :func:`shared_included_messages`, which adds no
-#: flag but ``is_staff``) that are not flags: the ids replaced by their join keys, but for
-#: ``message_id`` (see *Join keys* in the module docstring).
+#: flag but ``is_staff``) that are not flags: ``thread_id`` and ``reply_to_id`` replaced by their
+#: join keys, ``message_id`` and ``member_id`` kept beside theirs (see *Join keys* in the module
+#: docstring).
 STORE_COLUMNS = (
     "message_id",
     "message_key",
@@ -239,8 +240,8 @@ def shared_included_messages(
     joins with the member flags. One stored table serves every option: the included messages
     under ``include_staff`` / ``include_bots`` are a filter on its flags (the same expression
     object is returned for the same options). Columns: :data:`STORE_COLUMNS` and ``is_staff``
-    (the rows of :func:`included_messages`, with the ids but ``message_id`` replaced by their
-    join keys).
+    (the rows of :func:`included_messages` with the join keys: ``thread_id`` and ``reply_to_id``
+    replaced by theirs, ``message_id`` and ``member_id`` kept beside theirs).
     """
 
     def build() -> Any:
