@@ -475,6 +475,10 @@ def test_included_messages_are_stored_once_and_equal_the_expression():
         want = [key_of.get(i) if isinstance(i, str) else None for i in ids]
         got = [None if pd.isna(k) else k for k in keys[column.replace("_id", "_key")]]
         assert got == want, column
+    # one member key per member, a different one for every member
+    members = c.execute(ms.select("member_id", k=ms.member_key.cast("string"))).drop_duplicates()
+    assert members["member_id"].is_unique and members["k"].is_unique
+    assert set(members["member_id"]) == {"a", "s", "b", "bot"}
     for (staff, bots), ids in kept.items():
         stored = shared_included_messages(c, include_staff=staff, include_bots=bots)
         assert shared_included_messages(c, include_staff=staff, include_bots=bots) is stored
